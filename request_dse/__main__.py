@@ -1,0 +1,3 @@
+from request_dse.cli import main
+
+main()

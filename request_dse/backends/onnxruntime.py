@@ -1,0 +1,112 @@
+"""ONNX Runtime (CPU execution provider).
+
+Building validates the session options by creating a session once and writes the model and
+the resolved options; graph optimization itself happens when the measurement worker creates
+its session, as it would in deployment.
+
+Apply kinds:
+  ``session_option``  an attribute of ``SessionOptions`` (``enum`` names its enum class)
+  ``config_entry``    ``SessionOptions.add_session_config_entry(key, str(value))``
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from request_dse.backends._base import Backend, Session, package_version, read_meta, write_meta
+from request_dse.config import Catalog, TargetSpec
+from request_dse.records import BuildRequest
+from request_dse.workloads._base import PreparedModel
+
+OPTIONS_FILE = "session.json"
+
+
+def resolve_options(flags: Mapping[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
+    """The catalog's flags as self-contained settings ``{kind, key, value[, enum]}``."""
+    out = []
+    for name, value in sorted(flags.items()):
+        flag = catalog.flags[name]
+        setting = {"kind": flag.apply_kind, "key": flag.apply[flag.apply_kind], "value": flag.applied_value(value)}
+        if "enum" in flag.apply:
+            setting["enum"] = flag.apply["enum"]
+        out.append(setting)
+    return out
+
+
+def session_options(settings: list[Mapping[str, Any]], threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    for setting in settings:
+        value = setting["value"]
+        if setting["kind"] == "session_option":
+            if "enum" in setting:
+                value = getattr(getattr(ort, setting["enum"]), value)
+            setattr(options, setting["key"], value)
+        else:
+            options.add_session_config_entry(setting["key"], str(value))
+    return options
+
+
+class OrtSession(Session):
+    def __init__(self, session: Any, input_name: str) -> None:
+        self._session = session
+        self._input = input_name
+
+    def place(self, batch: np.ndarray) -> Any:
+        return {self._input: np.ascontiguousarray(batch)}
+
+    def run(self, placed: Any) -> Any:
+        return self._session.run(None, placed)
+
+    def fetch(self, output: Any) -> np.ndarray:
+        return np.asarray(output[0])
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    apply_kinds = frozenset({"session_option", "config_entry"})
+    preload = ("onnxruntime",)
+    description = "ONNX Runtime, CPU execution provider"
+
+    def version(self) -> str | None:
+        return package_version("onnxruntime")
+
+    def unavailable(self, target: TargetSpec) -> str | None:
+        if self.version() is None:
+            return "onnxruntime is not installed"
+        if target.kind not in ("local_cpu", "replay"):
+            return f"runs on local CPU targets only (target kind {target.kind!r})"
+        return None
+
+    def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
+        import onnxruntime as ort
+
+        out = request.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prepared.onnx_path, out / "model.onnx")
+        settings = resolve_options(request.flags, request.catalog)
+        ort.InferenceSession(str(out / "model.onnx"), session_options(settings, request.threads),
+                             providers=["CPUExecutionProvider"])
+        (out / OPTIONS_FILE).write_text(json.dumps({"settings": settings, "flags": dict(request.flags)},
+                                                   indent=1, sort_keys=True) + "\n")
+        write_meta(out, backend=self.name, version=ort.__version__, input_name=prepared.input_name,
+                   files=["model.onnx", OPTIONS_FILE])
+        return {"onnxruntime": ort.__version__}
+
+    def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
+        import onnxruntime as ort
+
+        meta = read_meta(artifact_dir)
+        saved = json.loads((artifact_dir / OPTIONS_FILE).read_text())
+        options = session_options(saved["settings"], threads)
+        session = ort.InferenceSession(str(artifact_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        return OrtSession(session, meta["input_name"])

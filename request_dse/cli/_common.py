@@ -1,0 +1,22 @@
+"""Options and helpers shared by commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+study_argument = click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
+
+
+def ensure_work_dir(path: Path) -> None:
+    """Create the study's work dir, or fail with one clear line."""
+    from request_dse.errors import UserError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{path}: the study's work dir is not writable ({exc.strerror or exc})") from None

@@ -1,0 +1,33 @@
+"""``request-dse report STUDY``: what a study found, as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from request_dse.cli._common import study_argument
+
+
+@click.command("report")
+@study_argument
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report on stdout.")
+@click.option("--all", "include_skipped", is_flag=True, help="Also list skipped proposals (duplicates, excluded).")
+def command(study: Path, as_json: bool, include_skipped: bool) -> int:
+    """Print every trial of STUDY, the Pareto front and its hypervolume.
+
+    Exit code 3 when no trial of the study succeeded.
+    """
+    from request_dse.plan import load_plan
+    from request_dse.report import build_report, render_text
+    from request_dse.storage import load_existing, records
+
+    plan = load_plan(study)
+    all_records = records(load_existing(plan.storage_url, plan.name))
+    report = build_report(plan, all_records, include_skipped=include_skipped)
+    if as_json:
+        click.echo(json.dumps(report, indent=1, default=str))
+    else:
+        click.echo(render_text(plan, all_records))
+    return 0 if report["pareto"] else 3

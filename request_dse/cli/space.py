@@ -1,0 +1,34 @@
+"""``request-dse space STUDY``: the search space a study explores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from request_dse.cli._common import study_argument
+
+
+@click.command("space")
+@study_argument
+def command(study: Path) -> int:
+    """Print every dimension of STUDY, its domain and condition, and the number of candidates."""
+    from request_dse.plan import load_plan
+    from request_dse.tables import table
+
+    plan = load_plan(study)
+    space = plan.space
+    rows = [[d.name, d.describe_domain(), d.when.text if d.when else "always", d.origin] for d in space.dimensions]
+    click.echo(table(["dimension", "domain", "exists when", "declared by"], rows))
+    if space.constraints:
+        click.echo("\nconstraints (a candidate must satisfy all):")
+        for c in space.constraints:
+            click.echo(f"  {c.expression.text}    [{c.reason or c.origin}]")
+    if plan.notes:
+        click.echo("\nleft out of the space:")
+        for note in plan.notes:
+            click.echo(f"  {note}")
+    count = space.count()
+    size = "infinitely many (continuous dimensions)" if count == float("inf") else f"{count:,.0f}"
+    click.echo(f"\n{size} distinct candidates; budget {plan.study.trials} trials")
+    return 0

@@ -1,0 +1,66 @@
+"""``request-dse tune STUDY``: run (or continue) a study."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from request_dse.cli._common import ensure_work_dir, study_argument
+
+
+@click.command("tune")
+@study_argument
+@click.option("--executor", type=click.Choice(["inline", "local", "ray"]), help="Override the study's executor.")
+@click.option("--trials", type=click.IntRange(min=1), help="Override the budget (trials to measure in all).")
+@click.option("--sampler", type=click.Choice(["default", "nsga2", "nsga3", "tpe", "gp", "random", "grid"]),
+              help="Override the study's sampler.")
+@click.option("--seed", type=click.IntRange(min=0), help="Override the sampler's seed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def command(study: Path, executor: str | None, trials: int | None, sampler: str | None, seed: int | None,
+            quiet: bool) -> int:
+    """Explore STUDY's space, measure candidates, print the Pareto front.
+
+    Re-running the same command continues the study: finished trials are kept, trials a
+    killed run left behind are re-queued, nothing is measured twice.
+    """
+    from request_dse.cache import ResultsCache
+    from request_dse.errors import NothingMeasured
+    from request_dse.execute import make_executor
+    from request_dse.plan import cache_root, load_plan
+    from request_dse.progress import Progress
+    from request_dse.report import pareto_table
+    from request_dse.search import Search
+
+    plan = load_plan(study)
+    changes = {}
+    if trials is not None:
+        changes["trials"] = trials
+    if sampler is not None or seed is not None:
+        changes["sampler"] = dataclasses.replace(plan.study.sampler, **({"name": sampler} if sampler else {}),
+                                                 **({"seed": seed} if seed is not None else {}))
+    if changes:
+        plan = dataclasses.replace(plan, study=dataclasses.replace(plan.study, **changes))
+    ensure_work_dir(plan.work_dir)
+    runner = make_executor(plan, executor)
+    observers = [] if quiet else [Progress()]
+    search = Search(plan, runner, observers, cache=ResultsCache(cache_root() / "results"))
+    try:
+        search.run()
+    except KeyboardInterrupt:
+        click.echo("\nrequest-dse: interrupted; in-flight trials were marked 'interrupted'. "
+                   "Run the same command to continue the study.", err=True)
+        return 130
+    finally:
+        runner.shutdown()
+    front, _, hv = search.front()
+    c = search.counters
+    click.echo(f"\n{plan.name}: {c.measured} trials measured ({c.ok} ok, {c.failed} failed, "
+               f"{c.measured - c.ok - c.failed} infeasible), {c.skipped} proposals skipped; "
+               f"{search.stop_reason or 'done'}")
+    if not front:
+        raise NothingMeasured(f"study {plan.name}: no trial succeeded; see `request-dse report {study}`")
+    click.echo(f"Pareto front ({len(front)} trials, hypervolume {hv:.6g}):")
+    click.echo(pareto_table(plan, front))
+    return 0

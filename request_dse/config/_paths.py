@@ -1,0 +1,45 @@
+"""Where data files are found: next to the study, then REQUEST_DSE_PATH, then the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository checkout this package runs from (an editable install).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Kinds of data folder, as named at the top of the repository.
+KINDS = ("backends", "targets", "search_spaces", "studies")
+
+
+def search_dirs(kind: str, near: Path | None = None) -> list[Path]:
+    """The folders searched for a ``kind`` file, in order."""
+    dirs: list[Path] = []
+    if near is not None:
+        dirs += [near, near / kind]
+    for entry in os.environ.get("REQUEST_DSE_PATH", "").split(os.pathsep):
+        if entry:
+            dirs += [Path(entry), Path(entry) / kind]
+    dirs.append(REPO_ROOT / kind)
+    return dirs
+
+
+def find_data_file(kind: str, name: str, near: Path | None = None) -> Path | None:
+    """The first ``<name>.yaml`` (or the path ``name`` itself) found for ``kind``."""
+    as_path = Path(name)
+    if as_path.suffix in (".yaml", ".yml"):
+        candidates = [as_path] if as_path.is_absolute() else [d / as_path for d in search_dirs(kind, near)]
+        if near is not None and not as_path.is_absolute():
+            candidates.insert(0, near / as_path)
+    else:
+        candidates = [d / f"{name}.yaml" for d in search_dirs(kind, near)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def available_names(kind: str, near: Path | None = None) -> list[str]:
+    """Names of the ``kind`` files reachable from ``near`` (for error messages)."""
+    dirs = [d for d in search_dirs(kind, near) if d.name == kind]
+    return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})

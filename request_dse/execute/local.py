@@ -1,0 +1,176 @@
+"""Local executors: ``local`` (isolated worker processes, parallel builds) and ``inline``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from request_dse.config import BuildConfig
+from request_dse.execute._base import Activity, Executor, TrialJob
+from request_dse.execute._process import ChildOutcome, InlineRunner, ProcessRunner
+from request_dse.execute.steps import build_step
+from request_dse.records import BuildRequest, BuildResult, MeasureResult, SessionRequest, TrialResult
+from request_dse.targets import Target
+
+#: How a build worker's end maps onto a trial status.
+BUILD_STATUS = {"error": "build_error", "timeout": "build_timeout", "crashed": "crashed",
+                "out_of_memory": "out_of_memory", "interrupted": "interrupted"}
+
+
+def build_result(outcome: ChildOutcome, log_path: Path | None) -> BuildResult:
+    if outcome.status == "ok":
+        result: BuildResult = outcome.value
+        return BuildResult(result.status, result.artifact_dir, result.prepared, result.error, result.build_time_s,
+                           result.tuning_time_s, log_path, result.info)
+    return BuildResult(BUILD_STATUS[outcome.status], error=outcome.describe(), log_path=log_path,
+                       build_time_s=outcome.wall_s)
+
+
+class LocalRuntime:
+    """Runs the steps of trials on this machine: builds on build cores, one measurement per target.
+
+    While a measurement occupies cores that builds use, running builds are paused (SIGSTOP)
+    and new builds wait, so no measurement is ever taken under load.
+    """
+
+    def __init__(self, runner: ProcessRunner, build_workers: int, build_cores: tuple[int, ...]) -> None:
+        self.runner = runner
+        self.build_cores = build_cores
+        self._slots = threading.BoundedSemaphore(build_workers)
+        self._target_locks: dict[str, threading.Lock] = {}
+        self._cond = threading.Condition()
+        self._busy_cores: set[int] = set()
+        self.measuring: dict[str, int] = {}
+
+    def build(self, request: BuildRequest, config: BuildConfig, log_path: Path | None) -> BuildResult:
+        with self._slots:
+            with self._cond:
+                self._cond.wait_for(lambda: not (self._busy_cores & set(self.build_cores)) or self.runner._closed)
+            outcome = self.runner.run(build_step, request, timeout_s=config.timeout_s,
+                                      memory_limit_mb=config.memory_limit_mb, cores=self.build_cores,
+                                      label="build", log_path=log_path)
+        return build_result(outcome, log_path)
+
+    @contextlib.contextmanager
+    def _exclusive(self, target: Target, cores: tuple[int, ...]) -> Iterator[None]:
+        with self._cond:
+            lock = self._target_locks.setdefault(target.resource, threading.Lock())
+        with lock:
+            with self._cond:
+                self._busy_cores |= set(cores)
+                self.measuring[target.name] = self.measuring.get(target.name, 0) + 1
+            paused = self.runner.pause(cores)
+            try:
+                yield
+            finally:
+                self.runner.resume(paused)
+                with self._cond:
+                    self._busy_cores -= set(cores)
+                    self.measuring[target.name] -= 1
+                    self._cond.notify_all()
+
+    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None) -> MeasureResult:
+        with self._exclusive(target, target.measure_cores(request.threads)):
+            return target.measure(request, self.runner, log_path)
+
+
+class LocalExecutor(Executor):
+    """Each trial in a driver thread; builds and measurement sessions in isolated workers.
+
+    The driver process itself keeps to the build cores, so its own bursts of work (telling
+    the sampler, writing the storage) never preempt a measurement on the measurement cores.
+    """
+
+    name: ClassVar[str] = "local"
+
+    def __init__(self, runtime: LocalRuntime, build_workers: int) -> None:
+        self.runtime = runtime
+        self._capacity = build_workers + 1
+        self._done: queue.Queue[tuple[TrialJob, TrialResult]] = queue.Queue()
+        self._threads: dict[int, tuple[TrialJob, threading.Thread]] = {}
+        self._lock = threading.Lock()
+        self._affinity = os.sched_getaffinity(0)
+        if runtime.build_cores and set(runtime.build_cores) != self._affinity:
+            os.sched_setaffinity(0, runtime.build_cores)
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def submit(self, job: TrialJob) -> None:
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"trial-{job.number}")
+        with self._lock:
+            self._threads[job.number] = (job, thread)
+        thread.start()
+
+    def _run(self, job: TrialJob) -> None:
+        from request_dse.trial import run_trial
+
+        try:
+            result = run_trial(job, self.runtime)
+        except Exception as exc:  # noqa: BLE001 - a bug in one trial must not stop the study
+            from request_dse.execute._process import summarize_exception
+
+            result = TrialResult(job.candidate, "crashed", error=f"internal error: {summarize_exception(exc)}")
+        self._done.put((job, result))
+
+    def wait(self, timeout: float | None) -> list[tuple[TrialJob, TrialResult]]:
+        out = []
+        try:
+            out.append(self._done.get(timeout=timeout))
+            while True:
+                out.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        with self._lock:
+            for job, _ in out:
+                self._threads.pop(job.number, None)
+        return out
+
+    def activity(self) -> Activity:
+        counts = self.runtime.runner.running()
+        return Activity(building=counts.get("build", 0), measuring={k: v for k, v in self.runtime.measuring.items() if v})
+
+    def shutdown(self) -> list[tuple[TrialJob, TrialResult]]:
+        os.sched_setaffinity(0, self._affinity)
+        self.runtime.runner.close()
+        with self.runtime._cond:
+            self.runtime._cond.notify_all()  # builds waiting for cores see the runner closed
+        with self._lock:
+            pending = list(self._threads.values())
+        for _, thread in pending:
+            thread.join(timeout=10)
+        finished = self.wait(timeout=0)
+        by_number = {job.number: (job, result) for job, result in finished}
+        out = []
+        for job, _ in pending:
+            _, result = by_number.get(job.number, (job, None))
+            if result is None or result.status != "ok":
+                result = TrialResult(job.candidate, "interrupted", error="the study was stopped while this trial ran")
+            out.append((job, result))
+        return out
+
+
+class InlineExecutor(LocalExecutor):
+    """One trial at a time, every step in this process: no isolation, for debugging."""
+
+    name: ClassVar[str] = "inline"
+
+    def __init__(self) -> None:
+        super().__init__(LocalRuntime(InlineRunner(), 1, ()), 1)
+        self._capacity = 1
+
+    def submit(self, job: TrialJob) -> None:
+        with self._lock:
+            self._threads[job.number] = (job, threading.current_thread())
+        self._run(job)

@@ -1,0 +1,387 @@
+"""The search: Optuna's ask/tell loop over a plan's space, with an executor measuring candidates.
+
+Per proposal from the sampler:
+
+* a candidate a space constraint excludes is never measured: the trial fails at once
+  (``skip: excluded``) and does not count against the budget;
+* a candidate already measured in this study is not measured again: its result is told
+  again (``skip: duplicate``) so the sampler learns, and it does not count either;
+* a candidate in the results cache (same model, flags, target, protocol and environment) is
+  told its cached result (``cached: true``);
+* anything else is submitted to the executor, up to its capacity at once.
+
+After many proposals in a row that measure nothing (a sampler stuck on a small space), an
+unmeasured valid candidate is enqueued directly; when none is left the space is exhausted.
+Trials that a killed run left RUNNING are failed as ``interrupted`` and their candidates
+re-queued, so re-running a study continues it without measuring anything twice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from request_dse import pareto
+from request_dse.cache import ResultsCache
+from request_dse.errors import UserError
+from request_dse.execute._base import Executor, TrialJob
+from request_dse.plan import Plan, make_job
+from request_dse.records import TrialResult
+from request_dse.samplers import make_sampler
+from request_dse.space import Candidate
+from request_dse.storage import (CACHED, DUPLICATE_OF, ERROR, HASH, INFO, METRICS, OWNER, PATHS, REQUEUED, SKIP,
+                                 STATUS, TIMINGS, TrialRecord, open_storage, owner_alive, owner_id, records)
+
+#: Proposals in a row that measure nothing before an unmeasured candidate is enqueued.
+MAX_IDLE_PROPOSALS = 25
+
+
+class Observer(Protocol):
+    """Watches a search: progress display, tracking. Must not raise."""
+
+    def on_start(self, search: Search) -> None: ...
+
+    def on_trial(self, search: Search, record: TrialRecord) -> None: ...
+
+    def on_tick(self, search: Search) -> None: ...
+
+    def on_end(self, search: Search) -> None: ...
+
+
+@dataclass
+class Counters:
+    measured: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cached: int = 0
+    in_flight_elsewhere: int = 0
+
+
+@dataclass
+class Search:
+    plan: Plan
+    executor: Executor
+    observers: Sequence[Observer] = ()
+    cache: ResultsCache | None = None
+    study: Any = None
+    started: float = 0.0
+    counters: Counters = field(default_factory=Counters)
+    exhausted: bool = False
+    stop_reason: str = ""
+    _owner: str = ""
+    _measured: dict[str, TrialRecord] = field(default_factory=dict)
+    _in_flight: dict[str, tuple[Any, TrialJob]] = field(default_factory=dict)
+    _held: dict[str, list[tuple[Any, Candidate]]] = field(default_factory=dict)
+    _grid: list[Candidate] | None = None
+    _rng: random.Random = field(default_factory=random.Random)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def open(self) -> Any:
+        import optuna
+
+        plan = self.plan
+        storage = open_storage(plan.storage_url)
+        directions = [o.direction for o in plan.study.objectives]
+        sampler = make_sampler(plan.study.sampler, plan.study.trials)
+        study = optuna.create_study(study_name=plan.name, storage=storage, directions=directions, sampler=sampler,
+                                    load_if_exists=True)
+        if [d.name.lower() for d in study.directions] != directions:
+            raise UserError(f"study {plan.name!r} in {plan.storage_url} was created with other objectives; "
+                            "give the study another name or work_dir")
+        names = study.user_attrs.get("objectives")
+        if names is None:
+            study.set_user_attr("objectives", list(plan.study.metric_names))
+        elif list(names) != list(plan.study.metric_names):
+            raise UserError(f"study {plan.name!r} in {plan.storage_url} optimizes {', '.join(names)}, not "
+                            f"{', '.join(plan.study.metric_names)}; give the study another name or work_dir")
+        self.study = study
+        self._owner = owner_id()
+        self._rng = random.Random(plan.study.sampler.seed)
+        if plan.study.sampler.name == "grid":
+            self._grid = plan.space.shuffled(plan.study.sampler.seed)
+        return study
+
+    def recover(self) -> list[int]:
+        """Fail the trials a dead run left RUNNING (``interrupted``) and re-queue their candidates."""
+        from optuna.trial import TrialState
+
+        recovered = []
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if owner_alive(trial.user_attrs.get(OWNER)):
+                continue
+            storage = self.study._storage
+            storage.set_trial_user_attr(trial._trial_id, STATUS, "interrupted")
+            storage.set_trial_user_attr(trial._trial_id, ERROR, "the process running this trial stopped before it finished")
+            self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            if trial.params and trial.user_attrs.get(SKIP) is None:
+                self.study.enqueue_trial(trial.params, user_attrs={REQUEUED: trial.number}, skip_if_exists=True)
+            recovered.append(trial.number)
+        return recovered
+
+    # -- state ----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        from optuna.trial import TrialState
+
+        counters = Counters()
+        measured: dict[str, TrialRecord] = {}
+        for rec in records(self.study):
+            if rec.state == "RUNNING" and rec.hash and rec.skip is None and rec.hash not in self._in_flight \
+                    and rec.owner != self._owner and owner_alive(rec.owner):
+                counters.in_flight_elsewhere += 1
+            if rec.skip is not None:
+                counters.skipped += 1
+            if not rec.measured or rec.state == TrialState.RUNNING.name:
+                continue
+            counters.measured += 1
+            counters.ok += rec.status == "ok"
+            counters.failed += rec.status not in ("ok", "infeasible")
+            counters.cached += rec.cached
+            if rec.hash and rec.hash not in measured:
+                measured[rec.hash] = rec
+        self.counters = counters
+        self._measured = measured
+
+    @property
+    def budget(self) -> int:
+        return self.plan.study.trials
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _out_of_time(self) -> bool:
+        limit = self.plan.study.time_budget_s
+        return limit is not None and self.elapsed() >= limit
+
+    def _may_ask(self) -> bool:
+        taken = self.counters.measured + len(self._in_flight) + self.counters.in_flight_elsewhere
+        if taken >= self.budget:
+            self.stop_reason = self.stop_reason or "budget reached"
+            return False
+        if self._out_of_time():
+            self.stop_reason = "time budget reached"
+            return False
+        return not self.exhausted
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> Search:
+        if self.study is None:
+            self.open()
+        self.started = time.monotonic()
+        self.recover()
+        self.refresh()
+        for observer in self.observers:
+            observer.on_start(self)
+        try:
+            while True:
+                idle = 0
+                while self.executor.in_flight < self.executor.capacity and self._may_ask():
+                    idle = 0 if self._propose() else idle + 1
+                    if idle >= MAX_IDLE_PROPOSALS and not self._enqueue_unmeasured():
+                        self.exhausted = True
+                        self.stop_reason = "search space exhausted"
+                if self.executor.in_flight == 0 and not self._may_ask():
+                    break
+                for job, result in self.executor.wait(timeout=0.25):
+                    self._finish(job, result)
+                self.refresh()
+                for observer in self.observers:
+                    observer.on_tick(self)
+        except KeyboardInterrupt:
+            for job, result in self.executor.shutdown():
+                self._finish(job, result)
+            self.stop_reason = "interrupted"
+            raise
+        finally:
+            self.refresh()
+            for observer in self.observers:
+                observer.on_end(self)
+        return self
+
+    def _enqueue_unmeasured(self) -> bool:
+        """Put an unmeasured valid candidate at the head of the queue; False when none is left."""
+        taken = set(self._measured) | set(self._in_flight)
+        space = self.plan.space
+        if space.enumerable and space.count() <= 200_000:
+            pool = self._grid if self._grid is not None else space.shuffled(self._rng.randrange(2**31))
+            choice = next((c for c in pool if c.hash not in taken), None)
+        else:
+            choice = None
+            for _ in range(200):
+                c = space.sample(self._rng)
+                if c is not None and c.hash not in taken:
+                    choice = c
+                    break
+        if choice is None:
+            return False
+        self.study.enqueue_trial(choice.params)
+        return True
+
+    def _propose(self) -> bool:
+        """Ask for one trial; True when it leads to a measurement (or a cached result)."""
+        if self._grid is not None and not self._enqueue_unmeasured():
+            self.exhausted = True
+            self.stop_reason = "every candidate of the grid was measured"
+            return False
+        trial = self.study.ask()
+        trial.set_user_attr(OWNER, self._owner)
+        try:
+            candidate = self.plan.space.suggest(trial)
+        except ValueError as exc:  # an enqueued value outside the (changed) space
+            self._tell_skip(trial, None, "excluded", "infeasible", f"not in the search space: {exc}")
+            return False
+        trial.set_user_attr(HASH, candidate.hash)
+        excluded = self.plan.space.excluded_by(candidate)
+        if excluded is not None:
+            self._tell_skip(trial, candidate, "excluded", "infeasible", f"excluded by the space: {excluded.describe()}")
+            return False
+        if candidate.hash in self._measured:
+            self._tell_duplicate(trial, candidate, self._measured[candidate.hash])
+            return False
+        if candidate.hash in self._in_flight:
+            self._held.setdefault(candidate.hash, []).append((trial, candidate))
+            return False
+        if self.cache is not None and self.plan.study.cache:
+            hit = self.cache.get(self.plan.trial_key(candidate))
+            if hit is not None:
+                self._tell_result(trial, candidate, _result_from_cache(candidate, hit), cached=True)
+                return True
+        job = make_job(self.plan, trial.number, candidate)
+        self._in_flight[candidate.hash] = (trial, job)
+        self.executor.submit(job)
+        return True
+
+    # -- telling --------------------------------------------------------------------------------
+    def _finish(self, job: TrialJob, result: TrialResult) -> None:
+        trial, _ = self._in_flight.pop(job.candidate.hash, (None, None))
+        if trial is None:
+            return
+        rec = self._tell_result(trial, job.candidate, result)
+        if result.status == "interrupted":
+            self.study.enqueue_trial(trial.params, user_attrs={REQUEUED: trial.number}, skip_if_exists=True)
+        elif self.cache is not None and self.plan.study.cache:
+            self.cache.put(self.plan.trial_key(job.candidate), _cache_record(result, rec))
+        for held, candidate in self._held.pop(job.candidate.hash, []):
+            if result.status == "interrupted":
+                self._tell_skip(held, candidate, "duplicate", "interrupted", "its twin was interrupted")
+            else:
+                self._tell_duplicate(held, candidate, rec)
+
+    def _objective_values(self, metrics: dict[str, float]) -> list[float] | None:
+        values = [metrics.get(m) for m in self.plan.study.metric_names]
+        if any(v is None or not np.isfinite(v) for v in values):
+            return None
+        return [float(v) for v in values]  # type: ignore[arg-type]
+
+    def _tell_result(self, trial: Any, candidate: Candidate, result: TrialResult, *, cached: bool = False) -> TrialRecord:
+        from optuna.trial import TrialState
+
+        metrics = {k: float(v) for k, v in result.metrics.items() if v is not None and np.isfinite(v)}
+        status, error = result.status, result.error
+        values = self._objective_values(metrics) if status == "ok" else None
+        if status == "ok" and values is None:
+            missing = [m for m in self.plan.study.metric_names if m not in metrics]
+            status, error = "run_error", f"the measurement produced no {', '.join(missing)}"
+        constraints: dict[str, float] = {}
+        if values is not None:
+            for c in self.plan.study.constraints:
+                constraints[str(c)] = c.violation(metrics[c.metric])
+            broken = [f"{name} (got {metrics[c.metric]:.4g})" for c, name in
+                      zip(self.plan.study.constraints, constraints) if constraints[name] > 0]
+            if broken:
+                status, error = "infeasible", "violates " + "; ".join(broken)
+        paths = {k: str(v) for k, v in (("artifact", result.artifact_dir), ("samples", result.samples_path),
+                                        ("build_log", result.build_log), ("measure_log", result.measure_log))
+                 if v is not None}
+        attrs = {STATUS: status, METRICS: metrics, ERROR: error, PATHS: paths, INFO: dict(result.info),
+                 TIMINGS: dict(result.timings)}
+        if cached:
+            attrs[CACHED] = True
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        for name, value in constraints.items():
+            trial.set_constraint(name, value)
+        if values is not None:
+            self.study.tell(trial, values, state=TrialState.COMPLETE)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+        rec = TrialRecord(trial.number, "COMPLETE" if values is not None else "FAIL", status, candidate.params,
+                          candidate.hash, metrics, error, cached=cached, paths=paths, info=dict(result.info),
+                          timings=dict(result.timings), constraints=constraints)
+        if candidate.hash not in self._measured:
+            self._measured[candidate.hash] = rec
+        self.counters.measured += 1
+        self.counters.ok += status == "ok"
+        self.counters.failed += status not in ("ok", "infeasible")
+        self._notify(rec)
+        return rec
+
+    def _tell_duplicate(self, trial: Any, candidate: Candidate, original: TrialRecord) -> None:
+        from optuna.trial import TrialState
+
+        trial.set_user_attr(SKIP, "duplicate")
+        trial.set_user_attr(DUPLICATE_OF, original.number)
+        trial.set_user_attr(STATUS, original.status)
+        trial.set_user_attr(METRICS, dict(original.metrics))
+        trial.set_user_attr(ERROR, original.error)
+        values = self._objective_values(dict(original.metrics)) if original.status in ("ok", "infeasible") else None
+        for name, value in original.constraints.items():
+            trial.set_constraint(name, value)
+        if values is not None:
+            self.study.tell(trial, values, state=TrialState.COMPLETE)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+        self.counters.skipped += 1
+
+    def _tell_skip(self, trial: Any, candidate: Candidate | None, skip: str, status: str, error: str) -> None:
+        from optuna.trial import TrialState
+
+        trial.set_user_attr(SKIP, skip)
+        trial.set_user_attr(STATUS, status)
+        trial.set_user_attr(ERROR, error)
+        self.study.tell(trial, state=TrialState.FAIL)
+        self.counters.skipped += 1
+
+    def _notify(self, rec: TrialRecord) -> None:
+        for observer in self.observers:
+            observer.on_trial(self, rec)
+
+    # -- results --------------------------------------------------------------------------------
+    def front(self) -> tuple[list[TrialRecord], list[float], float]:
+        return study_front(self.plan, records(self.study))
+
+
+def study_front(plan: Plan, all_records: Sequence[TrialRecord]) -> tuple[list[TrialRecord], list[float], float]:
+    """The ok trials on the Pareto front, the reference point and the hypervolume."""
+    ok = [r for r in all_records if r.measured and r.status == "ok" and r.skip is None]
+    names = plan.study.metric_names
+    directions = [o.direction for o in plan.study.objectives]
+    if not ok:
+        return [], [plan.study.reference_point.get(m, 0.0) for m in names], 0.0
+    points = np.array([[r.metrics[m] for m in names] for r in ok])
+    computed = pareto.reference_point(points, directions)
+    reference = [float(plan.study.reference_point.get(m, computed[j])) for j, m in enumerate(names)]
+    idx = pareto.front(points, directions)
+    hv = pareto.hypervolume(points[idx], directions, reference)
+    return [ok[i] for i in idx], reference, hv
+
+
+def _cache_record(result: TrialResult, rec: TrialRecord) -> dict[str, Any]:
+    return {"status": result.status, "metrics": dict(result.metrics), "error": result.error,
+            "paths": dict(rec.paths), "info": dict(result.info), "timings": dict(result.timings)}
+
+
+def _result_from_cache(candidate: Candidate, hit: dict[str, Any]) -> TrialResult:
+    from pathlib import Path
+
+    paths = hit.get("paths", {})
+    return TrialResult(candidate, hit["status"], hit.get("metrics", {}), hit.get("error", ""),
+                       Path(paths["artifact"]) if "artifact" in paths else None,
+                       Path(paths["samples"]) if "samples" in paths else None,
+                       Path(paths["build_log"]) if "build_log" in paths else None,
+                       hit.get("info", {}), {})

@@ -1,0 +1,121 @@
+"""The ``faults`` backend: ONNX Runtime with a fault injected where the study asks.
+
+Select it in a study like any backend (``frameworks: {faults: {fault: [segfault, hang]}}``)
+to see how request-dse survives native code that misbehaves. Flags (``backends/faults.yaml``):
+
+``fault``  none, segfault, abort, hang, oom (grows memory until stopped), raise (a Python
+           exception), exit (the worker exits), wrong_output (outputs off by one),
+           noisy (random extra latency of up to 2 ms per run)
+``stage``  build or measure: which worker the fault strikes
+
+Expected statuses: segfault/abort/exit -> ``crashed``, hang -> ``build_timeout`` /
+``run_timeout``, oom -> ``out_of_memory``, raise -> ``build_error`` / ``run_error``,
+wrong_output -> ``wrong_answer``, noisy and none -> ``ok``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import random
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from request_dse.backends._base import Backend, Session
+from request_dse.backends.onnxruntime import OnnxRuntimeBackend, OrtSession
+from request_dse.config import TargetSpec
+from request_dse.records import BuildRequest
+from request_dse.workloads._base import PreparedModel
+
+FAULT_FILE = "fault.json"
+EXPECTED_STATUS = {
+    ("segfault", "build"): "crashed", ("segfault", "measure"): "crashed",
+    ("abort", "build"): "crashed", ("abort", "measure"): "crashed",
+    ("exit", "build"): "crashed", ("exit", "measure"): "crashed",
+    ("hang", "build"): "build_timeout", ("hang", "measure"): "run_timeout",
+    ("oom", "build"): "out_of_memory", ("oom", "measure"): "out_of_memory",
+    ("raise", "build"): "build_error", ("raise", "measure"): "run_error",
+    ("wrong_output", "build"): "wrong_answer", ("wrong_output", "measure"): "wrong_answer",
+    ("noisy", "build"): "ok", ("noisy", "measure"): "ok", ("none", "build"): "ok", ("none", "measure"): "ok",
+}
+
+
+def strike(fault: str) -> None:
+    """Make this process fail the way ``fault`` says (returns only for the benign faults)."""
+    if fault == "segfault":
+        ctypes.string_at(0)
+    elif fault == "abort":
+        os.abort()
+    elif fault == "exit":
+        os._exit(17)
+    elif fault == "hang":
+        while True:
+            time.sleep(3600)
+    elif fault == "oom":
+        hoard = []
+        while True:
+            block = bytearray(64 * 2**20)
+            block[:: 4096] = b"x" * len(block[:: 4096])  # touch every page
+            hoard.append(block)
+    elif fault == "raise":
+        raise RuntimeError("injected fault: a Python exception")
+
+
+class FaultySession(Session):
+    def __init__(self, inner: OrtSession, fault: str) -> None:
+        self.inner = inner
+        self.fault = fault
+        self.rng = random.Random(os.getpid())
+
+    def place(self, batch: np.ndarray) -> Any:
+        return self.inner.place(batch)
+
+    def run(self, placed: Any) -> Any:
+        if self.fault == "noisy":
+            time.sleep(self.rng.random() * 0.002)
+        return self.inner.run(placed)
+
+    def fetch(self, output: Any) -> np.ndarray:
+        out = self.inner.fetch(output)
+        return out + 1.0 if self.fault == "wrong_output" else out
+
+
+class FaultBackend(Backend):
+    name = "faults"
+    apply_kinds = frozenset({"fault"})
+    preload = ("onnxruntime",)
+    description = "ONNX Runtime with injected faults (for testing request-dse itself)"
+
+    def unavailable(self, target: TargetSpec) -> str | None:
+        return OnnxRuntimeBackend().unavailable(target)
+
+    def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
+        fault, stage = request.flags["fault"], request.flags["stage"]
+        if stage == "build":
+            strike(fault)
+        inner = OnnxRuntimeBackend().build(_plain(request), prepared)
+        (request.out_dir / FAULT_FILE).write_text(json.dumps({"fault": fault, "stage": stage}))
+        return inner
+
+    def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
+        spec = json.loads((artifact_dir / FAULT_FILE).read_text())
+        if spec["stage"] == "measure":
+            strike(spec["fault"])
+        fault = spec["fault"] if spec["fault"] in ("noisy", "wrong_output") else "none"
+        return FaultySession(OnnxRuntimeBackend().load(artifact_dir, threads, device), fault)  # type: ignore[arg-type]
+
+
+def _plain(request: BuildRequest) -> BuildRequest:
+    """The same request for plain ONNX Runtime with its default flags."""
+    import dataclasses
+
+    from request_dse.config import load_catalog
+    from request_dse.config._paths import REPO_ROOT
+
+    catalog = load_catalog(REPO_ROOT / "backends" / "onnxruntime.yaml", OnnxRuntimeBackend.apply_kinds)
+    return dataclasses.replace(request, backend="onnxruntime", catalog=catalog, flags=catalog.defaults())

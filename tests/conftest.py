@@ -1,0 +1,101 @@
+"""Shared fixtures: an isolated cache, small study files, and the CLI run in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+#: A protocol that measures in a fraction of a second (tests check behaviour, not speed).
+FAST_MEASURE = {"warmup_runs": 2, "min_runs": 10, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1,
+                "timeout_s": 60}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One cache for the session (prepared models are reused); no MLflow server by accident."""
+    cache = tmp_path_factory.mktemp("cache")
+    saved = {k: os.environ.get(k) for k in ("REQUEST_DSE_CACHE", "REQUEST_DSE_PATH", "MLFLOW_TRACKING_URI")}
+    os.environ["REQUEST_DSE_CACHE"] = str(cache)
+    os.environ.pop("REQUEST_DSE_PATH", None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    from request_dse.execute._process import worker_context
+
+    worker_context(("onnxruntime", "tvm", "tvm.relax", "tvm.relax.frontend.onnx"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def study_doc(name: str = "t", **overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": name,
+        "workload": "digits",
+        "target": "local-cpu",
+        "frameworks": {"onnxruntime": {"graph_optimization_level": ["basic", "all"]}},
+        "space": {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25, 0.5],
+                                 "model.resolution": [4, 8], "model.precision": ["fp32"]}},
+        "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}],
+        "budget": {"trials": 4},
+        "sampler": {"name": "random", "seed": 0},
+        "measure": dict(FAST_MEASURE),
+        "tracking": {"enabled": False},
+        "confirm": {"enabled": False},
+        "cache": False,
+    }
+    doc.update(overrides)
+    return doc
+
+
+@pytest.fixture
+def write_study(tmp_path: Path) -> Callable[..., Path]:
+    """``write_study(name=..., **fields)`` -> path of a small, fast study file in tmp_path."""
+
+    def write(name: str = "t", *, text: str | None = None, filename: str | None = None, **overrides: Any) -> Path:
+        path = tmp_path / (filename or f"{name}.yaml")
+        path.write_text(textwrap.dedent(text) if text is not None else yaml.safe_dump(study_doc(name, **overrides)))
+        return path
+
+    return write
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``request-dse ARGS`` in this process; returns its exit code and output."""
+    from request_dse.cli import main
+
+    def run(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def python() -> str:
+    return sys.executable
