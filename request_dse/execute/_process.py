@@ -211,6 +211,8 @@ class ProcessRunner:
                     status, payload = reader.recv()
                 except (EOFError, OSError):
                     process.join(timeout=5)
+                    if self._closed:
+                        return ChildOutcome("interrupted", error="the study was stopped", wall_s=now - started)
                     code = process.exitcode
                     name = _signal_name(code)
                     hint = _HINTS.get(name, "")

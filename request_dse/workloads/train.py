@@ -12,7 +12,6 @@ Needs the ``torch`` extra.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 import warnings
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from request_dse.workloads import digits
+from request_dse.workloads._files import sha256_file
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "digits"
 FAMILIES = {"mobilenet": ("width", (0.25, 0.5, 0.75, 1.0)), "resnet": ("depth", (8, 14, 20))}
@@ -44,14 +44,6 @@ def model_id(family: str, size: float | int, resolution: int) -> str:
 
 def all_ids() -> list[tuple[str, str, float | int, int]]:
     return [(model_id(f, s, r), f, s, r) for f, (_, sizes) in FAMILIES.items() for s in sizes for r in RESOLUTIONS]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _shift(x, max_shift: int, generator):  # type: ignore[no-untyped-def]

@@ -1,0 +1,132 @@
+"""The contract every backend meets on every target it runs on, as a reusable pytest suite.
+
+Subclass :class:`BackendConformance` and provide the ``backend`` and ``target`` fixtures
+(parametrize them over everything you have); each check runs the real backend:
+
+* a build writes an artifact folder with its ``meta.json`` and the files it lists;
+* the loaded artifact's outputs on the check inputs match the ONNX Runtime reference,
+  at batch 1 and at a larger batch, in fp32 and (where the backend takes it) int8;
+* held-out accuracy is that of the model (within a point of the zoo's figure);
+* a measurement session obeys the protocol (min runs, raw samples kept);
+* a full trial through isolated worker processes ends ``ok`` with every metric;
+* failures are values: a missing artifact fails to load, a build worker that crashes or
+  hangs ends its trial with the matching status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from request_dse.config import MeasureConfig
+
+PROTOCOL = MeasureConfig(warmup_runs=2, min_runs=12, min_time_s=0.0, max_time_s=2.0, repeats=2, timeout_s=120)
+
+
+def plan_for(tmp_path: Path, backend: str, target: str, precisions: tuple[str, ...] = ("fp32",),
+             extra_target: dict[str, Any] | None = None) -> Any:
+    from request_dse.plan import load_plan
+
+    study = {
+        "name": f"conformance-{backend}", "workload": "digits", "target": target,
+        "frameworks": {backend: {}},
+        "space": {"dimensions": {"model.family": ["mobilenet", "resnet"], "model.width": [0.25],
+                                 "model.depth": [8], "model.resolution": [8],
+                                 "model.precision": list(precisions), "batch_size": [1, 4]}},
+        "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}],
+        "budget": {"trials": 1}, "measure": dataclasses.asdict(PROTOCOL), "tracking": {"enabled": False},
+        "cache": False,
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return load_plan(path)
+
+
+def candidates(plan: Any) -> list[Any]:
+    return list(plan.space.enumerate())
+
+
+def build_inline(plan: Any, candidate: Any, tmp_path: Path) -> Any:
+    """Build one candidate in this process (the backend code is the same as in a worker)."""
+    from request_dse.execute.steps import build_step
+    from request_dse.plan import make_job
+
+    job = make_job(plan, 0, candidate)
+    job = dataclasses.replace(job, build=dataclasses.replace(job.build, out_dir=tmp_path / candidate.hash))
+    return job, build_step(job.build)
+
+
+class BackendConformance:
+    """Checks shared by every backend x target pair. Provide ``backend`` and ``target`` fixtures."""
+
+    precisions: tuple[str, ...] = ("fp32",)
+
+    @pytest.fixture
+    def plan(self, tmp_path: Path, backend: str, target: str) -> Any:
+        return plan_for(tmp_path, backend, target, self.precisions)
+
+    def test_build_writes_a_self_describing_artifact(self, plan: Any, tmp_path: Path) -> None:
+        _, build = build_inline(plan, candidates(plan)[0], tmp_path)
+        assert build.status == "ok"
+        meta = json.loads((build.artifact_dir / "meta.json").read_text())
+        assert meta["backend"] == candidates(plan)[0]["framework"]
+        for name in meta["files"]:
+            assert (build.artifact_dir / name).is_file()
+
+    def test_outputs_match_the_reference(self, plan: Any, tmp_path: Path) -> None:
+        from request_dse.measure import run_session
+        from request_dse.trial import check_outputs
+
+        for candidate in candidates(plan):
+            job, build = build_inline(plan, candidate, tmp_path)
+            assert build.status == "ok", build.error
+            request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
+                                          protocol=PROTOCOL, score=True)
+            session = run_session(request)
+            assert check_outputs(session.check_outputs, build.prepared) is None, candidate.label()
+            entry_accuracy = build.prepared.info.get("zoo_accuracy")
+            labels = np.load(build.prepared.data_path)["y_eval"]
+            accuracy = float(np.mean(session.top5[:, 0] == labels))
+            if entry_accuracy is not None and build.prepared.precision == "fp32":
+                assert accuracy == pytest.approx(entry_accuracy, abs=0.01), candidate.label()
+            assert len(session.samples_ns) >= PROTOCOL.min_runs
+            assert session.samples_ns.dtype == np.int64 and np.all(session.samples_ns > 0)
+
+    def test_full_trial_in_worker_processes(self, plan: Any) -> None:
+        from request_dse.execute import make_executor
+        from request_dse.plan import make_job
+
+        executor = make_executor(plan, "local")
+        try:
+            candidate = candidates(plan)[-1]
+            executor.submit(make_job(plan, 0, candidate))
+            results = []
+            while not results:
+                results = executor.wait(timeout=1.0)
+        finally:
+            executor.shutdown()
+        (_, result), = results
+        assert result.status == "ok", result.error
+        for metric in ("accuracy_top1", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_cv",
+                       "latency_p50_ci_low_ms", "latency_p50_ci_high_ms", "throughput_ips", "model_size_bytes",
+                       "artifact_size_bytes", "build_time_s", "load_time_s"):
+            assert metric in result.metrics, metric
+        m = result.metrics
+        assert m["latency_p50_ci_low_ms"] <= m["latency_p50_ms"] <= m["latency_p50_ci_high_ms"]
+        assert m["latency_p50_ms"] <= m["latency_p90_ms"] <= m["latency_p99_ms"]
+        assert m["samples"] >= PROTOCOL.min_runs * PROTOCOL.repeats
+        assert result.samples_path is not None and result.samples_path.exists()
+
+    def test_missing_artifact_fails_to_load(self, plan: Any, tmp_path: Path) -> None:
+        from request_dse.backends import get_backend
+
+        backend = get_backend(candidates(plan)[0]["framework"])
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(Exception):  # noqa: B017 - any error: the worker turns it into run_error
+            backend.load(tmp_path / "empty", 1)

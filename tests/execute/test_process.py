@@ -1,0 +1,120 @@
+"""Worker processes: every way a worker can end becomes a value, nothing leaks."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from request_dse.execute._process import InlineRunner, ProcessRunner
+from request_dse.testing import workers
+from request_dse.testing.faults import strike
+
+
+@pytest.fixture
+def runner() -> ProcessRunner:
+    r = ProcessRunner()
+    yield r
+    r.close()
+
+
+def _no_children_left() -> None:
+    me = psutil.Process()
+    # multiprocessing's forkserver and resource tracker are the only long-lived children
+    alive = [c for c in me.children(recursive=False)
+             if not any(k in " ".join(c.cmdline()) for k in ("forkserver", "resource_tracker"))]
+    assert alive == [], alive
+
+
+def test_result_environment_and_affinity(runner: ProcessRunner) -> None:
+    core = max(os.sched_getaffinity(0))
+    out = runner.run(workers.environment, ("TVM_NUM_THREADS",), timeout_s=30, cores=(core,),
+                     env={"TVM_NUM_THREADS": "3"})
+    assert out.status == "ok"
+    assert out.value["env"] == {"TVM_NUM_THREADS": "3"}
+    assert out.value["cores"] == [core]
+    assert out.value["pgid_is_pid"]
+    assert out.value["pid"] != os.getpid()
+    _no_children_left()
+
+
+@pytest.mark.parametrize(("fault", "status", "text"), [
+    ("segfault", "crashed", "SIGSEGV"),
+    ("abort", "crashed", "SIGABRT"),
+    ("exit", "crashed", "exit code 17"),
+    ("raise", "error", "RuntimeError: injected fault"),
+])
+def test_failures_become_values(runner: ProcessRunner, tmp_path: Path, fault: str, status: str, text: str) -> None:
+    out = runner.run(strike, fault, timeout_s=30, label="build", log_path=tmp_path / "log")
+    assert out.status == status
+    assert text in out.error
+    _no_children_left()
+
+
+def test_timeout_kills_the_worker(runner: ProcessRunner) -> None:
+    started = time.monotonic()
+    out = runner.run(strike, "hang", timeout_s=1.0, label="measure")
+    assert out.status == "timeout"
+    assert "measure timed out: killed after 1 s" in out.error
+    assert time.monotonic() - started < 10
+    _no_children_left()
+
+
+def test_memory_limit(runner: ProcessRunner) -> None:
+    out = runner.run(strike, "oom", timeout_s=60, memory_limit_mb=300)
+    assert out.status == "out_of_memory"
+    assert "exceeded its memory limit of 300 MB" in out.error
+    _no_children_left()
+
+
+def test_log_tail_explains_a_failure(runner: ProcessRunner, tmp_path: Path) -> None:
+    out = runner.run(workers.chatty, 40, timeout_s=30, log_path=tmp_path / "w.log")
+    assert out.status == "error" and "ValueError: after printing" in out.error
+    assert "line 39" in out.log_tail and "line 0\n" not in out.log_tail
+    assert "--- log tail ---" in out.describe()
+    assert "Traceback" in (tmp_path / "w.log").read_text()
+
+
+def test_unpicklable_result_is_an_error(runner: ProcessRunner) -> None:
+    out = runner.run(workers.unpicklable, None, timeout_s=30)
+    assert out.status == "error" and "could not be sent back" in out.error
+
+
+def test_paused_time_does_not_count_against_the_timeout(runner: ProcessRunner) -> None:
+    result = {}
+
+    def work() -> None:
+        result["out"] = runner.run(workers.busy, 1.0, timeout_s=2.0, label="build", cores=(0,))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    time.sleep(0.4)
+    paused = runner.pause([0])
+    assert len(paused) == 1
+    time.sleep(2.0)  # longer than the timeout, but paused
+    runner.resume(paused)
+    thread.join(timeout=30)
+    assert result["out"].status == "ok"
+    assert result["out"].wall_s > 2.4
+
+
+def test_close_interrupts_running_workers(runner: ProcessRunner) -> None:
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("out", runner.run(strike, "hang", timeout_s=60)))
+    thread.start()
+    time.sleep(0.5)
+    runner.close()
+    thread.join(timeout=10)
+    assert result["out"].status == "interrupted"
+    assert runner.run(workers.busy, 0.0, timeout_s=5).status == "interrupted"
+    _no_children_left()
+
+
+def test_inline_runner_turns_exceptions_into_values() -> None:
+    out = InlineRunner().run(strike, "raise", timeout_s=1)
+    assert out.status == "error" and "RuntimeError" in out.error
+    assert InlineRunner().run(workers.busy, 0.0, timeout_s=1).status == "ok"
