@@ -14,6 +14,7 @@ of variation, throughput, and a distribution-free 95% confidence interval of the
 
 from __future__ import annotations
 
+import math
 import resource
 import time
 from collections.abc import Sequence
@@ -116,8 +117,17 @@ def median_ci(sorted_ms: np.ndarray, level: float = 0.95) -> tuple[float, float]
     return float(sorted_ms[max(lo - 1, 0)]), float(sorted_ms[min(hi, n - 1)])
 
 
+def nearest_rank(sorted_ms: np.ndarray, p: float) -> float:
+    """The smallest sample at or above fraction ``p`` of all samples (nearest-rank percentile)."""
+    n = len(sorted_ms)
+    return float(sorted_ms[min(n - 1, max(0, math.ceil(p * n) - 1))])
+
+
 def latency_stats(sessions: Sequence[SessionResult], batch_size: int) -> dict[str, float]:
-    """Latency metrics of one candidate over all its sessions (milliseconds per batch)."""
+    """Latency metrics of one candidate over all its sessions (milliseconds per batch).
+
+    p90 and p99 are nearest-rank percentiles (a sample that was actually observed); p50 is
+    the interpolated median."""
     per_session = [s.samples_ns / 1e6 for s in sessions]
     ms = np.sort(np.concatenate(per_session))
     mean = float(ms.mean())
@@ -127,8 +137,8 @@ def latency_stats(sessions: Sequence[SessionResult], batch_size: int) -> dict[st
     p50 = float(np.percentile(ms, 50))
     return {
         "latency_p50_ms": p50,
-        "latency_p90_ms": float(np.percentile(ms, 90, method="higher")),
-        "latency_p99_ms": float(np.percentile(ms, 99, method="higher")),
+        "latency_p90_ms": nearest_rank(ms, 0.90),
+        "latency_p99_ms": nearest_rank(ms, 0.99),
         "latency_mean_ms": mean,
         "latency_std_ms": std,
         "latency_cv": std / mean if mean > 0 else 0.0,

@@ -103,8 +103,8 @@ def _find(kind: str, name: str, study: Study, ctx: Ctx, what: str) -> Path:
     path = find_data_file(kind, name, study.source.resolve().parent)
     if path is None:
         known = available_names(kind, study.source.resolve().parent)
-        raise ctx.error(f"no {what} named {name!r} (looked next to the study, on REQUEST_DSE_PATH and in {kind}/; "
-                        f"available: {', '.join(known) or 'none'})")
+        raise ctx.error(f"no {what} named {name!r} (looked in {kind}/ next to the study, on REQUEST_DSE_PATH and "
+                        f"in the repository; available: {', '.join(known) or 'none'})")
     return path
 
 

@@ -32,19 +32,24 @@ class Runtime(Protocol):
 
 
 def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
-    timings: dict[str, float] = {}
+    """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
+    (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds) and length."""
+    timings: dict[str, float] = {"build_start": time.time()}
     t0 = time.perf_counter()
     log = job.trial_dir / "build.log"
     build = runtime.build(job.build, job.build_config, log)
     timings["build"] = time.perf_counter() - t0
+    timings["build_end"] = time.time()
     if build.status != "ok":
         return TrialResult(job.candidate, build.status, error=build.error, build_log=log, timings=timings,
                            metrics={"build_time_s": build.build_time_s})
     target = make_target(job.target)
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
     t1 = time.perf_counter()
+    timings["measure_start"] = time.time()
     measured = runtime.measure(target, request, job.trial_dir / "measure.log")
     timings["measure"] = time.perf_counter() - t1
+    timings["measure_end"] = time.time()
     if measured.status != "ok":
         return TrialResult(job.candidate, measured.status, error=measured.error, artifact_dir=build.artifact_dir,
                            build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log",

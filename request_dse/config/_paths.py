@@ -1,4 +1,4 @@
-"""Where data files are found: next to the study, then REQUEST_DSE_PATH, then the repository."""
+"""Where data files are found: ``<kind>/`` next to the study, on REQUEST_DSE_PATH, in the repository."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ KINDS = ("backends", "targets", "search_spaces", "studies")
 
 
 def search_dirs(kind: str, near: Path | None = None) -> list[Path]:
-    """The folders searched for a ``kind`` file, in order."""
+    """The folders searched for a ``kind`` file, in order: ``<kind>/`` next to the study, in
+    each folder on REQUEST_DSE_PATH, then in the repository."""
     dirs: list[Path] = []
     if near is not None:
-        dirs += [near, near / kind]
+        dirs.append(near / kind)
     for entry in os.environ.get("REQUEST_DSE_PATH", "").split(os.pathsep):
         if entry:
-            dirs += [Path(entry), Path(entry) / kind]
+            dirs.append(Path(entry) / kind)
     dirs.append(REPO_ROOT / kind)
     return dirs
 
@@ -41,5 +42,4 @@ def find_data_file(kind: str, name: str, near: Path | None = None) -> Path | Non
 
 def available_names(kind: str, near: Path | None = None) -> list[str]:
     """Names of the ``kind`` files reachable from ``near`` (for error messages)."""
-    dirs = [d for d in search_dirs(kind, near) if d.name == kind]
-    return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+    return sorted({p.stem for d in search_dirs(kind, near) if d.is_dir() for p in d.glob("*.yaml")})

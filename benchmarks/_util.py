@@ -1,0 +1,45 @@
+"""Helpers shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    from request_dse import sysinfo
+
+    return f"{sysinfo.cpu_model()}, {len(sysinfo.usable_cores())} cores, Python {platform.python_version()}"
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by possibly overlapping intervals."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def fresh_env(tmp: Path) -> dict[str, str]:
+    """An environment with an empty cache, so nothing is served from earlier runs."""
+    env = dict(os.environ)
+    env["REQUEST_DSE_CACHE"] = str(tmp / "cache")
+    return env
+
+
+def request_dse(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("request-dse")
+    return subprocess.run([str(exe), *args], env=env, cwd=cwd, capture_output=True, text=True)
+
+
+def tempdir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="request-dse-bench-")
