@@ -25,11 +25,20 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from request_dse.cli import doctor, report, space, tune
+# One module per command, each exposing ``command``; listed in the order of ``--help``.
+COMMANDS = (
+    "tune",
+    "report",
+    "space",
+    "doctor",
+)
 
-    for module in (tune, report, space, doctor):
-        cli.add_command(module.command)
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMANDS:
+        cli.add_command(importlib.import_module(f"request_dse.cli.{name}").command)
 
 
 _register()
