@@ -1,0 +1,28 @@
+"""Tournament submissions: bundles of Pareto points and baselines, their schema, and validation.
+
+Reader API (what the scoreboard and other tools use)::
+
+    from request_dse.submission import load_bundles, read_bundle, open_bundle
+
+    bundles, rejected = load_bundles(["submissions/"])   # verified Bundle objects, BundleErrors
+    for b in bundles:
+        b.id, b.kind, b.label, b.workload, b.framework, b.target, b.study
+        b.objectives               # [(metric, direction), ...]
+        b.metrics                  # {metric: value}
+        b.interval("latency_p90_ms")   # (low, high) or None
+        b.pareto                   # {rank, confirmed, ties, dominated_within_noise_by} or None
+        b.badges                   # ("available", "functional", "reproduced") from validation.json
+
+Every reader verifies checksums and the schema before returning anything; a bad bundle raises
+:class:`BundleError` (a UserError: exit code 2) whose ``reason`` says which rule it broke.
+"""
+
+from __future__ import annotations
+
+from request_dse.submission.bundle import (Bundle, find_bundles, load_bundles, open_bundle, read_bundle,
+                                           read_validation, validation_path)
+from request_dse.submission.errors import REASONS, BundleError
+from request_dse.submission.schema import SCHEMA_VERSION, schema_path
+
+__all__ = ["REASONS", "SCHEMA_VERSION", "Bundle", "BundleError", "find_bundles", "load_bundles", "open_bundle",
+           "read_bundle", "read_validation", "schema_path", "validation_path"]
