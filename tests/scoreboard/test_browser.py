@@ -1,0 +1,131 @@
+"""The scoreboard page in a real headless Chromium: loads cleanly, redraws, filters, stays offline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from request_dse.scoreboard import Entry, compute, known_axes
+from request_dse.scoreboard.historical import read_track
+from tests.scoreboard.conftest import console_problems, keep_screenshot
+
+AXES = known_axes()
+
+
+def open_page(driver: Any, path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(path.resolve().as_uri())
+    WebDriverWait(driver, 20).until(lambda d: d.find_element("tag name", "body").get_attribute("data-rendered"))
+
+
+def frontier_ids(driver: Any) -> set[str]:
+    return set(driver.find_element("id", "frontier-path").get_attribute("data-ids").split())
+
+
+def choose(driver: Any, select_id: str, metric: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    before = driver.find_element("tag name", "body").get_attribute("data-rendered")
+    Select(driver.find_element("id", select_id)).select_by_value(metric)
+    assert driver.find_element("tag name", "body").get_attribute("data-rendered") != before
+
+
+def expected_front(entries: Sequence[Entry], x: str, y: str) -> set[str]:
+    return set(compute(entries, [AXES[x], AXES[y]]).front)
+
+
+def shown_hypervolumes(driver: Any) -> dict[str, float]:
+    rows = driver.find_elements("css selector", "#hv-table tbody tr")
+    return {r.get_attribute("data-participant"): float(r.find_element("css selector", "td.hv").get_attribute("data-hv"))
+            for r in rows}
+
+
+@pytest.fixture(scope="module")
+def historical_page(tmp_path_factory: pytest.TempPathFactory, asplos18_csv: Path) -> Path:
+    from request_dse.cli import main
+
+    out = tmp_path_factory.mktemp("page") / "scoreboard.html"
+    with pytest.raises(SystemExit) as done:
+        main(["scoreboard", "--import-csv", str(asplos18_csv), "-o", str(out)])
+    assert done.value.code == 0
+    return out
+
+
+def test_page_loads_cleanly_and_changing_axes_redraws_the_frontier(browser: Any, historical_page: Path,
+                                                                   asplos18_csv: Path, tmp_path: Path) -> None:
+    entries = read_track(asplos18_csv).entries
+    open_page(browser, historical_page)
+    assert console_problems(browser) == []
+    x = browser.find_element("id", "x-axis").get_attribute("value")
+    y = browser.find_element("id", "y-axis").get_attribute("value")
+    assert (x, y) == ("latency_mean_ms", "accuracy_top1")
+    first = frontier_ids(browser)
+    first_d = browser.find_element("id", "frontier-path").get_attribute("d")
+    assert first == expected_front(entries, x, y) and first_d.startswith("M")
+    python = compute(entries, [AXES[x], AXES[y]])
+    assert shown_hypervolumes(browser) == pytest.approx(python.hypervolume, rel=1e-9)
+    assert len(browser.find_elements("css selector", "#entries tbody tr")) == 69  # every row, missing values too
+    assert len(browser.find_elements("css selector", "#points .pt")) == len(python.considered)
+
+    choose(browser, "x-axis", "throughput_ips")
+    second = frontier_ids(browser)
+    assert second == expected_front(entries, "throughput_ips", "accuracy_top1") and second != first
+    assert browser.find_element("id", "frontier-path").get_attribute("d") != first_d
+
+    choose(browser, "y-axis", "platform_peak_power_w")  # iot-farm has no accuracy, but has power
+    plotted = {p.get_attribute("data-participant") for p in browser.find_elements("css selector", "#points .pt")}
+    assert "iot-farm" in plotted
+    assert frontier_ids(browser) == expected_front(entries, "throughput_ips", "platform_peak_power_w")
+    assert console_problems(browser) == []
+
+
+def test_filters_recompute_the_frontier(browser: Any, historical_page: Path, asplos18_csv: Path,
+                                        tmp_path: Path) -> None:
+    entries = read_track(asplos18_csv).entries
+    open_page(browser, historical_page)
+    browser.find_element("css selector", 'input[data-facet="precision"][value="fp32"]').click()
+    rest = [e for e in entries if e.precision != "fp32"]
+    assert frontier_ids(browser) == expected_front(rest, "latency_mean_ms", "accuracy_top1")
+    assert len(browser.find_elements("css selector", "#entries tbody tr")) == len(rest)
+    assert shown_hypervolumes(browser) == pytest.approx(
+        compute(rest, [AXES["latency_mean_ms"], AXES["accuracy_top1"]]).hypervolume, rel=1e-9)
+    browser.find_element("css selector", 'input[data-facet="precision"][value="fp32"]').click()
+    assert len(browser.find_elements("css selector", "#entries tbody tr")) == 69
+    assert "eb7a0d22d6c5791eb37129245e2dd20135573afa" in browser.find_element("id", "provenance").text
+    assert console_problems(browser) == []
+    keep_screenshot(browser, tmp_path, "scoreboard-asplos18.png")
+
+
+def test_the_page_fetches_nothing(browser: Any, historical_page: Path) -> None:
+    open_page(browser, historical_page)
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+    html = historical_page.read_text()
+    for needle in ("<link rel=\"stylesheet\"", "src=\"http", "href=\"http", "@import", "url("):
+        assert needle not in html
+
+
+def test_the_console_check_sees_errors(browser: Any, tmp_path: Path) -> None:
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head><body data-rendered='1'>"
+                    "<script>console.error('broken on purpose'); undefinedFunction();</script></body></html>")
+    open_page(browser, page)
+    problems = console_problems(browser)
+    assert any("broken on purpose" in p for p in problems) and any("undefinedFunction" in p for p in problems)
+
+
+def test_hostile_text_in_a_table_stays_text(browser: Any, asplos18_csv: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    hostile = "</script><img src=x onerror=console.error('injected')>"
+    lines = asplos18_csv.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace(",caffe-intel,", ',"' + hostile + '",', 1)
+    (tmp_path / "points.csv").write_text("".join(lines))
+    out = tmp_path / "hostile.html"
+    result = cli("scoreboard", "--import-csv", tmp_path / "points.csv", "-o", out)
+    assert result.code == 0, result
+    open_page(browser, out)
+    assert console_problems(browser) == []
+    assert browser.find_elements("css selector", "img") == []
+    assert hostile in browser.find_element("id", "entries").text
