@@ -31,6 +31,7 @@ COMMANDS = (
     "report",
     "space",
     "doctor",
+    "scoreboard",
 )
 
 
