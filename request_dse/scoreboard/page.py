@@ -49,9 +49,13 @@ def default_axes(entries: Sequence[Entry], axes: Mapping[str, Axis], x: str | No
     if x and y:
         return x, y
     live = [e for e in entries if not e.read_only] or list(entries)
-    for pair_y, pair_x in DEFAULT_PAIRS:
-        if (x in (None, pair_x)) and (y in (None, pair_y)) and _shared(live, pair_x, pair_y):
-            return pair_x, pair_y
+    historical = [e for e in entries if e.read_only]
+    # first a pair that live and historical entries share (so they open comparable), then any live pair
+    for need_both in (bool(historical), False):
+        for pair_y, pair_x in DEFAULT_PAIRS:
+            if (x in (None, pair_x)) and (y in (None, pair_y)) and _shared(live, pair_x, pair_y) and (
+                    not need_both or _shared(historical, pair_x, pair_y)):
+                return pair_x, pair_y
     names = [n for n in axes if _shared(entries, n)]
     if not names:
         raise UserError("no entry reports any metric: nothing to rank")
