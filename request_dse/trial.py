@@ -31,13 +31,17 @@ class Runtime(Protocol):
     def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None) -> MeasureResult: ...
 
 
+#: Top-k predictions of the scored session on the held-out split, beside samples.npz.
+PREDICTIONS = "predictions.npy"
+
+
 def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
     (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds) and length."""
     timings: dict[str, float] = {"build_start": time.time()}
     t0 = time.perf_counter()
     log = job.trial_dir / "build.log"
-    build = runtime.build(job.build, job.build_config, log)
+    build = job.reuse if job.reuse is not None else runtime.build(job.build, job.build_config, log)
     timings["build"] = time.perf_counter() - t0
     timings["build_end"] = time.time()
     if build.status != "ok":
@@ -99,6 +103,8 @@ def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: M
     first = measured.sessions[0]
     mismatch = check_outputs(first.check_outputs, prepared)
     samples = save_samples(job.trial_dir / "samples.npz", measured.sessions)
+    if first.top5 is not None:  # the accuracy log of submissions: top-k class indices per eval sample
+        np.save(job.trial_dir / PREDICTIONS, first.top5)
     batch, threads = job.session.batch_size, job.session.threads
     metrics: dict[str, float] = latency_stats(measured.sessions, batch)
     metrics.update(accuracy(first.top5, prepared))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from request_dse.config import BuildConfig, TargetSpec
-from request_dse.records import BuildRequest, SessionRequest, TrialResult
+from request_dse.records import BuildRequest, BuildResult, SessionRequest, TrialResult
 from request_dse.space import Candidate
 
 
@@ -35,6 +35,7 @@ class TrialJob:
     session: SessionRequest            # artifact_dir and prepared are filled in after the build
     target: TargetSpec
     trial_dir: Path
+    reuse: BuildResult | None = None    # an earlier build to measure again instead of building (confirm phase)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""A study's (confirmed) Pareto set as bundles: ``submissions/<study>/<NNN>-<hash>/``.
+
+The default folder is ``submissions/<study>/`` in the study's project: the folder that holds
+the study's ``studies/`` folder, or the study file's own folder. ``submissions: {dir: ...}``
+in the study file sets another. Each emission replaces the study's previous bundles as a whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from request_dse import sysinfo
+from request_dse.confirm import ConfirmOutcome, Point, load_sessions
+from request_dse.plan import Plan
+from request_dse.submission import system
+from request_dse.submission.checksums import sha256_file
+from request_dse.submission.writer import Entry, write_bundle
+from request_dse.trial import PREDICTIONS
+
+
+def project_root(study_file: Path) -> Path:
+    folder = study_file.resolve().parent
+    return folder.parent if folder.name == "studies" else folder
+
+
+def submissions_dir(plan: Plan) -> Path:
+    return plan.study.submissions_dir or project_root(plan.study.source) / "submissions" / plan.name
+
+
+def display(path: Path, root: Path) -> str:
+    """``path`` relative to the current folder when it is inside it, else absolute."""
+    try:
+        return os.path.relpath(path.resolve(), Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else str(path.resolve())
+    except ValueError:
+        return str(path.resolve())
+
+
+def bundle_name(point: Point) -> str:
+    return f"{point.record.number:03d}-{point.record.hash}"
+
+
+def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *, hypervolume: float | None,
+              trials_measured: int) -> Entry:
+    from request_dse.backends import get_backend
+    from request_dse.space import Candidate
+
+    rec = point.record
+    candidate = Candidate.of(rec.params)
+    backend = candidate["framework"]
+    samples = point.samples_path
+    artifact = point.artifact_dir
+    if samples is None or not samples.is_file() or artifact is None or not artifact.is_dir():
+        raise FileNotFoundError(f"trial {rec.number}: its artifact or samples are gone "
+                                f"({artifact}, {samples}); run the study again")
+    sessions = load_sessions(samples) or []
+    prepared = plan.workload.prepare(candidate, plan.cache_dir / "prepared")
+    root = project_root(plan.study.source)
+    study_file = plan.study.source.resolve()
+    try:
+        study_rel = study_file.relative_to(root).as_posix()
+    except ValueError:
+        study_rel = str(study_file)
+    repeats = plan.study.confirm.repeats if point.confirmed else plan.study.measure.repeats
+    protocol = dataclasses.asdict(dataclasses.replace(plan.study.measure, repeats=repeats))
+    names = plan.study.metric_names
+    confirm = None
+    if point.confirmed:
+        confirm = {"sessions": point.confirmation.sessions,  # type: ignore[union-attr]
+                   "search_figures": {n: rec.metrics.get(n) for n in names},
+                   "why": "figures from fresh sessions only: the search's figures selected the candidate and "
+                          "are biased towards luck"}
+    pareto = {"rank": point.rank, "confirmed": point.confirmed,
+              "dominated_within_noise_by": [ids[n] for n in point.dominated_within_noise_by if n in ids],
+              "ties": [ids[n] for n in point.ties if n in ids]}
+    from request_dse.report import candidate_label
+
+    return Entry(
+        id=ids[rec.number], kind="study", label=candidate_label(rec.params), candidate=rec.params,
+        candidate_hash=rec.hash or candidate.hash, backend=backend, backend_version=get_backend(backend).version(),
+        flags=plan.flags(candidate), build_info={k: v for k, v in rec.info.items() if k != "energy_source"},
+        target_name=plan.target_spec.name, target_kind=plan.target_spec.kind, target_system=plan.target.system(),
+        batch_size=plan.batch_size(candidate), threads=plan.threads(candidate), protocol=protocol,
+        metrics=point.metrics, intervals=point.intervals, objectives=[(o.metric, o.direction) for o in plan.study.objectives],
+        artifact_dir=artifact, samples_path=samples, prepared=prepared, workload=plan.workload.name,
+        predictions_path=samples.parent / PREDICTIONS,
+        constraints=[(str(c), c.violation(point.metrics[c.metric]) <= 0) for c in plan.study.constraints
+                     if c.metric in point.metrics],
+        pareto=pareto,
+        study={"name": plan.name, "description": plan.study.description, "trial": rec.number,
+               "candidate_hash": rec.hash or candidate.hash, "file": study_rel, "file_sha256": sha256_file(study_file),
+               "trials_measured": trials_measured, "hypervolume": hypervolume},
+        study_file=study_file, confirm=confirm, rebuild=f"request-dse tune {study_rel}",
+        energy_source=str(rec.info.get("energy_source", "")), sessions=len(sessions),
+        location=display(out_dir, root),
+    )
+
+
+def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hypervolume: float | None = None,
+         trials_measured: int = 0, echo: Callable[[str], None] | None = None) -> list[Path]:
+    """Write one bundle per point of ``outcome.front`` into ``out`` (default: :func:`submissions_dir`),
+    replacing what a previous emission left there. Returns the bundle folders."""
+    echo = echo or (lambda _: None)
+    out = (out or submissions_dir(plan)).resolve()
+    points = sorted(outcome.front, key=lambda p: p.record.number)
+    ids = {p.record.number: f"{plan.name}-{bundle_name(p)}" for p in points}
+    staging = out.with_name(f".{out.name}.new")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    written: list[str] = []
+    target_version = {}
+    try:
+        for point in points:
+            entry = entry_for(plan, point, ids, out / bundle_name(point), hypervolume=hypervolume,
+                              trials_measured=trials_measured)
+            key = entry.backend
+            if key not in target_version:
+                target_version[key] = system.describe(entry.target_system, entry.backend, entry.backend_version,
+                                                      versions=sysinfo.versions())
+            write_bundle(entry, staging / bundle_name(point), target_version[key])
+            written.append(bundle_name(point))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = out.with_name(f".{out.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+    echo(f"{len(written)} submission bundle(s) in {display(out, project_root(plan.study.source))}")
+    return [out / name for name in written]
+
+
+def emit_records(plan: Plan, study: Any, all_records: Sequence[Any], *, executor: Any = None, confirm: bool | None = None,
+                 out: Path | None = None, echo: Callable[[str], None] | None = None) -> tuple[ConfirmOutcome, list[Path]]:
+    """The confirm phase (measuring with ``executor`` where needed) and the bundles of its front."""
+    from request_dse.confirm import ConfirmPhase
+    from request_dse.search import study_front
+
+    enabled = plan.study.confirm.enabled if confirm is None else confirm
+    outcome = ConfirmPhase(plan, study, executor, echo=echo).run(all_records, enabled=enabled)
+    _, _, hv = study_front(plan, all_records)
+    measured = sum(1 for r in all_records if r.measured)
+    paths = emit(plan, outcome, out=out, hypervolume=hv, trials_measured=measured, echo=echo) if outcome.front else []
+    return outcome, paths
