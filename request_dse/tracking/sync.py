@@ -1,0 +1,118 @@
+"""Bringing MLflow up to date with a study: send the outbox, then repair what is missing.
+
+The study's Optuna storage is the source of truth and MLflow a projection of it, so after the
+outbox is sent, every finished trial whose run is missing or in another state (a run that a
+killed process left RUNNING, say) is projected again. Trials a dead process left RUNNING close
+as KILLED runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from request_dse.tracking import _projection as P
+from request_dse.tracking.outbox import Outbox
+
+#: The Optuna study attribute that names the study in MLflow (stable across resumes).
+STUDY_ID_ATTR = "tracking_id"
+
+
+def study_id(study: Any) -> str:
+    """The study's tracking id, created on first use and kept in the study's storage."""
+    value = study.user_attrs.get(STUDY_ID_ATTR)
+    if not value:
+        value = uuid.uuid4().hex[:16]
+        study.set_user_attr(STUDY_ID_ATTR, value)
+    return str(value)
+
+
+def outbox_for(work_dir: Path) -> Outbox:
+    return Outbox(work_dir / "tracking" / "outbox.jsonl")
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    pending: int = 0
+    rejected: int = 0
+    error: str = ""
+
+    @property
+    def offline(self) -> bool:
+        return bool(self.error)
+
+
+def drain(sink: Any, outbox: Outbox) -> DrainResult:
+    """Send every pending payload, oldest first; stop at the first connection failure.
+
+    A payload the store rejects outright (not a connection problem) is set aside in
+    ``outbox.rejected.jsonl`` with the reason, so it cannot block the ones after it.
+    """
+    from request_dse.tracking._sink import is_connection_error
+
+    result = DrainResult()
+    for seq, payload in outbox.pending():
+        try:
+            if sink.experiment_id is None:
+                sink.connect()
+            sink.apply(payload)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a value here
+            if is_connection_error(exc):
+                sink.experiment_id = None  # list the runs again once it is back
+                result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}" if str(exc) else type(exc).__name__
+                break
+            _reject(outbox, payload, exc)
+            result.rejected += 1
+        outbox.done(payload["key"], seq)
+        result.sent += 1
+    result.pending = len(outbox)
+    if not result.pending:
+        outbox.compact()
+    return result
+
+
+def _reject(outbox: Outbox, payload: dict[str, Any], exc: Exception) -> None:
+    path = outbox.path.with_name("outbox.rejected.jsonl")
+    with open(path, "a") as f:
+        f.write(json.dumps({"error": f"{type(exc).__name__}: {exc}", "payload": payload}, default=str) + "\n")
+    print(f"request-dse: tracking: MLflow rejected {payload['key']} ({type(exc).__name__}: "
+          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); kept in {path}", file=sys.stderr)
+
+
+def projectable(record: Any) -> str | None:
+    """The trial status a record's run should show, or None when it gets no run."""
+    from request_dse.storage import owner_alive
+
+    if record.skip is not None:
+        return None
+    if record.state == "RUNNING":
+        return None if owner_alive(record.owner) else "interrupted"
+    return record.status or None
+
+
+def repair(sink: Any, outbox: Outbox, records: Sequence[Any], sid: str, study: str, owner: str,
+           names: Sequence[str], directions: Sequence[str]) -> int:
+    """Queue a payload for every trial whose run is missing or stale; returns how many."""
+    import dataclasses
+
+    pending = {payload["key"] for _, payload in outbox.pending()}
+    ranks = P.pareto_ranks([r for r in records if r.state != "RUNNING"], names, directions)
+    queued = 0
+    for record in records:
+        status = projectable(record)
+        if status is None or P.trial_key(record.number) in pending:
+            continue
+        if sink.status_of(record.number) == P.run_status(status):
+            continue
+        if status != record.status:
+            record = dataclasses.replace(record, status=status,
+                                         error=record.error or "the process running this trial stopped")
+        outbox.put(P.trial_payload(record, sid, study, owner, rank=ranks.get(record.number)))
+        queued += 1
+    return queued
