@@ -73,7 +73,7 @@ def latency_intervals(sessions_ns: Sequence[np.ndarray], metrics: Mapping[str, f
     if many:
         means = [float(s.mean()) for s in per_session]
         lo, hi = min(lo, *means), max(hi, *means)
-    lo = max(lo, 1e-12)
+    lo, hi = max(lo, float(ms[0])), min(hi, float(ms[-1]))  # a mean lies between the extremes
     if "latency_mean_ms" in metrics:
         out["latency_mean_ms"] = (lo, hi, f"95% normal CI of the mean over {len(ms)} samples"
                                   + (f", widened to {len(per_session)} sessions" if many else ""))

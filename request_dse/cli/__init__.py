@@ -29,6 +29,8 @@ def cli() -> None:
 COMMANDS = (
     "tune",
     "report",
+    "export",
+    "validate",
     "space",
     "doctor",
     "scoreboard",

@@ -18,8 +18,9 @@ from request_dse.cli._common import ensure_work_dir, study_argument
               help="Override the study's sampler.")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the sampler's seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--no-export", is_flag=True, help="Skip the confirm phase and the submission bundles.")
 def command(study: Path, executor: str | None, trials: int | None, sampler: str | None, seed: int | None,
-            quiet: bool) -> int:
+            quiet: bool, no_export: bool) -> int:
     """Explore STUDY's space, measure candidates, print the Pareto front.
 
     Re-running the same command continues the study: finished trials are kept, trials a
@@ -46,8 +47,13 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     runner = make_executor(plan, executor)
     observers = [] if quiet else [Progress()]
     search = Search(plan, runner, observers, cache=ResultsCache(cache_root() / "results"))
+    emitted = None
     try:
         search.run()
+        if not no_export and search.counters.ok:
+            from request_dse.submission.emit import finish_study
+
+            emitted = finish_study(plan, search.study, runner, echo=click.echo)  # confirm phase, then bundles
     except KeyboardInterrupt:
         click.echo("\nrequest-dse: interrupted; in-flight trials were marked 'interrupted'. "
                    "Run the same command to continue the study.", err=True)
@@ -63,4 +69,14 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
         raise NothingMeasured(f"study {plan.name}: no trial succeeded; see `request-dse report {study}`")
     click.echo(f"Pareto front ({len(front)} trials, hypervolume {hv:.6g}):")
     click.echo(pareto_table(plan, front))
+    if emitted is not None:
+        from request_dse.submission.emit import confirmed_table
+
+        outcome, bundles = emitted
+        if outcome.front:
+            click.echo(f"\n{'Confirmed' if outcome.enabled else 'Emitted (unconfirmed)'} Pareto set "
+                       f"({len(outcome.front)} entries; 95% intervals; ties: intervals overlap):")
+            click.echo(confirmed_table(plan, outcome))
+        if bundles:
+            click.echo(f"{len(bundles)} submission bundle(s) in {bundles[0].parent}")
     return 0

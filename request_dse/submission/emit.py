@@ -32,7 +32,7 @@ def submissions_dir(plan: Plan) -> Path:
     return plan.study.submissions_dir or project_root(plan.study.source) / "submissions" / plan.name
 
 
-def display(path: Path, root: Path) -> str:
+def display(path: Path) -> str:
     """``path`` relative to the current folder when it is inside it, else absolute."""
     try:
         return os.path.relpath(path.resolve(), Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else str(path.resolve())
@@ -96,7 +96,7 @@ def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *
                "trials_measured": trials_measured, "hypervolume": hypervolume},
         study_file=study_file, confirm=confirm, rebuild=f"request-dse tune {study_rel}",
         energy_source=str(rec.info.get("energy_source", "")), sessions=len(sessions),
-        location=display(out_dir, root),
+        location=display(out_dir),
     )
 
 
@@ -134,7 +134,6 @@ def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hyperv
         out.rename(old)
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
-    echo(f"{len(written)} submission bundle(s) in {display(out, project_root(plan.study.source))}")
     return [out / name for name in written]
 
 
@@ -149,4 +148,40 @@ def emit_records(plan: Plan, study: Any, all_records: Sequence[Any], *, executor
     _, _, hv = study_front(plan, all_records)
     measured = sum(1 for r in all_records if r.measured)
     paths = emit(plan, outcome, out=out, hypervolume=hv, trials_measured=measured, echo=echo) if outcome.front else []
+    return outcome, paths
+
+
+def confirmed_table(plan: Plan, outcome: ConfirmOutcome) -> str:
+    """The emitted set: each objective's figure with its 95% interval, and ties."""
+    from request_dse.report import candidate_label
+    from request_dse.tables import fmt, table
+
+    names = list(plan.study.metric_names)
+    rows = []
+    shown = {p.record.number for p in outcome.front}
+    for p in sorted(outcome.front, key=lambda p: p.metrics[names[-1]]):
+        cells = []
+        for n in names:
+            low, high, _ = p.intervals.get(n, (p.metrics[n], p.metrics[n], ""))
+            cells.append(fmt(p.metrics[n], n) + ("" if low == high else f" [{fmt(low, n)}, {fmt(high, n)}]"))
+        near = sorted((set(p.ties) | set(p.dominated_within_noise_by)) & shown)
+        rows.append([p.record.number, "yes" if p.confirmed else "no", *cells,
+                     ",".join(map(str, near)) or "-", candidate_label(p.record.params)])
+    return table(["trial", "confirmed", *names, "ties", "candidate"], rows,
+                 align="rl" + "r" * len(names) + "ll")
+
+
+def finish_study(plan: Plan, study: Any, executor: Any, *, echo: Callable[[str], None],
+                 out: Path | None = None, confirm: bool | None = None) -> tuple[ConfirmOutcome, list[Path]]:
+    """End of ``tune``: the confirm phase with the study's executor, then the bundles."""
+    from request_dse.errors import UserError
+    from request_dse.storage import records
+
+    try:
+        outcome, paths = emit_records(plan, study, records(study), executor=executor, confirm=confirm, out=out,
+                                      echo=echo)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    for rec, why in outcome.dropped:
+        echo(f"trial {rec.number} left the front: {why}")
     return outcome, paths
