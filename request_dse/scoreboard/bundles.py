@@ -68,7 +68,17 @@ def read_live(paths: Iterable[str | Path]) -> LiveBundles:
     """Every bundle at or under ``paths``: entries for the verified, reasons for the rejected."""
     from request_dse.submission import load_bundles
 
-    bundles, rejected = load_bundles(list(paths))
+    found, errors = load_bundles(list(paths))
+    rejected = [str(e) for e in errors]
+    bundles: list[Any] = []
+    seen: dict[str, Any] = {}
+    for b in found:  # the same content twice (a folder and its archive) counts once
+        if b.id not in seen:
+            seen[b.id] = b
+            bundles.append(b)
+        elif seen[b.id].digest != b.digest:
+            rejected.append(f"{b.source}: rejected (duplicate id): entry id {b.id!r} is already taken by "
+                            f"{seen[b.id].source}, with other content")
     declared: dict[str, str] = {}
     for b in bundles:
         for name, spec in b.submission["metrics"].items():
@@ -76,4 +86,4 @@ def read_live(paths: Iterable[str | Path]) -> LiveBundles:
                 declared.setdefault(name, spec["better"])
         for name, direction in b.objectives:
             declared.setdefault(name, direction)
-    return LiveBundles(tuple(entry_of(b) for b in bundles), tuple(str(e) for e in rejected), declared)
+    return LiveBundles(tuple(entry_of(b) for b in bundles), tuple(rejected), declared)

@@ -1,0 +1,95 @@
+"""Live bundles from a real tiny study on the scoreboard, beside the ReQuEST@ASPLOS'18 track."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from request_dse.scoreboard import compute, known_axes
+from request_dse.scoreboard.bundles import read_live
+from request_dse.scoreboard.historical import read_track
+from tests.conftest import study_doc
+from tests.scoreboard.conftest import console_problems, keep_screenshot
+from tests.scoreboard.test_browser import choose, frontier_ids, open_page
+
+AXES = known_axes()
+pytestmark = pytest.mark.slow  # one real study (about 20 s) feeds every test here
+
+
+def run_cli(*args: str | Path) -> int:
+    from request_dse.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose tiny study ran; its Pareto set was written as bundles by ``tune``."""
+    root = tmp_path_factory.mktemp("project")
+    study = root / "studies" / "board.yaml"
+    study.parent.mkdir()
+    study.write_text(yaml.safe_dump(study_doc("board", budget={"trials": 4}, sampler={"name": "grid"})))
+    assert run_cli("tune", study) == 0
+    assert list((root / "submissions" / "board").glob("*/submission.json"))
+    return root
+
+
+def test_bundles_become_entries(project: Path) -> None:
+    live = read_live([project / "submissions"])
+    assert live.rejected == () and live.entries
+    for e in live.entries:
+        doc = json.loads((Path(e.source) / "submission.json").read_text())
+        assert e.id == doc["id"] and e.participant == "board" == e.study and not e.baseline and not e.read_only
+        assert e.workload == "digits" and e.precision == "fp32" and e.framework.startswith("onnxruntime")
+        assert e.metrics == {k: v["value"] for k, v in doc["metrics"].items()}
+        assert e.badge == ""  # never validated
+
+
+def test_a_tampered_bundle_is_listed_not_ranked(project: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    subs = tmp_path / "subs"
+    shutil.copytree(project / "submissions", subs)
+    victim = sorted(subs.glob("board/*/submission.json"))[0]
+    doc = json.loads(victim.read_text())
+    doc["metrics"]["accuracy_top1"]["value"] = 1.0
+    victim.write_text(json.dumps(doc))
+    out = tmp_path / "board.html"
+    result = cli("scoreboard", subs, "-o", out)
+    assert result.code == 0, result
+    assert f"{victim.parent}: rejected (tampered)" in result.err
+    assert "1 bundle(s) rejected" in result.out and "rejected (tampered)" in out.read_text()
+    strict = cli("scoreboard", subs, "-o", tmp_path / "strict.html", "--strict")
+    assert strict.code == 2 and "rejected (tampered)" in strict.err and not (tmp_path / "strict.html").exists()
+
+
+def test_live_and_historical_on_one_page(browser: Any, project: Path, asplos18_csv: Path, tmp_path: Path,
+                                         cli) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "scoreboard.html"
+    result = cli("scoreboard", project / "submissions", "--import-csv", asplos18_csv, "-o", out)
+    assert result.code == 0, result
+    live = list(read_live([project / "submissions"]).entries)
+    entries = live + list(read_track(asplos18_csv).entries)
+    open_page(browser, out)
+    assert console_problems(browser) == []
+    # opens on axes both tracks report, so a 2018 entry and the study compare
+    assert browser.find_element("id", "x-axis").get_attribute("value") == "latency_mean_ms"
+    plotted = {p.get_attribute("data-participant") for p in browser.find_elements("css selector", "#points .pt")}
+    assert {"board", "caffe-intel"} <= plotted
+    assert frontier_ids(browser) == set(compute(entries, [AXES["latency_mean_ms"], AXES["accuracy_top1"]]).front)
+    # the study's own objective: 2018 rows have no p90, so they leave this frontier and stay in the table
+    choose(browser, "x-axis", "latency_p90_ms")
+    plotted = {p.get_attribute("data-id") for p in browser.find_elements("css selector", "#points .pt")}
+    assert plotted == {e.id for e in live}
+    assert frontier_ids(browser) == set(compute(entries, [AXES["latency_p90_ms"], AXES["accuracy_top1"]]).front)
+    assert len(browser.find_elements("css selector", "#entries tbody tr")) == len(entries)
+    assert "69 of" in browser.find_element("id", "excluded-note").text
+    assert console_problems(browser) == []
+    keep_screenshot(browser, tmp_path, "scoreboard.png")
