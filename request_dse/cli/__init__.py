@@ -30,6 +30,7 @@ COMMANDS = (
     "tune",
     "report",
     "export",
+    "baseline",
     "validate",
     "space",
     "doctor",
