@@ -54,6 +54,20 @@ def test_bundles_become_entries(project: Path) -> None:
         assert e.badge == ""  # never validated
 
 
+def test_the_badge_is_the_strongest_validation_reached(project: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "one"
+    shutil.copytree(sorted((project / "submissions" / "board").glob("*/"))[0], bundle)
+    checked = cli("validate", bundle, "--tolerance", "10")
+    assert checked.code in (0, 1), checked
+    badges = json.loads((bundle / "validation.json").read_text())["badges"]
+    assert "functional" in badges
+    (entry,) = read_live([bundle]).entries
+    assert entry.badge == ("reproduced" if "reproduced" in badges else "functional")
+    out = tmp_path / "board.html"
+    assert cli("scoreboard", bundle, "-o", out).code == 0
+    assert f'"badge":"{entry.badge}"' in out.read_text()
+
+
 def test_a_tampered_bundle_is_listed_not_ranked(project: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     subs = tmp_path / "subs"
     shutil.copytree(project / "submissions", subs)
