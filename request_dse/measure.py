@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from request_dse import sysinfo
+from request_dse.energy import counter as energy_counter
 from request_dse.records import SessionRequest, SessionResult
 
 
@@ -52,13 +52,6 @@ def _infer(session, x: np.ndarray, batch_size: int) -> np.ndarray:  # type: igno
     return np.concatenate(parts)
 
 
-def _read_energy() -> float | None:
-    try:
-        return int(sysinfo.RAPL.read_text()) / 1e6
-    except (OSError, ValueError):
-        return None
-
-
 def run_session(request: SessionRequest) -> SessionResult:
     """One measurement session (runs in a worker process)."""
     from request_dse.backends import get_backend
@@ -81,7 +74,8 @@ def run_session(request: SessionRequest) -> SessionResult:
     for _ in range(protocol.warmup_runs):
         session.run(placed)
     samples: list[int] = []
-    energy_start = _read_energy()
+    read_energy = energy_counter(request.device) or (lambda: None)
+    energy_start = read_energy()
     loop_start = time.perf_counter_ns()
     min_ns, max_ns = protocol.min_time_s * 1e9, protocol.max_time_s * 1e9
     clock, run = time.perf_counter_ns, session.run
@@ -94,7 +88,7 @@ def run_session(request: SessionRequest) -> SessionResult:
         n = len(samples)
         if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
             break
-    energy_end = _read_energy()
+    energy_end = read_energy()
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:
         energy = (energy_end - energy_start) / len(samples)

@@ -1,4 +1,4 @@
-"""ONNX Runtime (CPU execution provider).
+"""ONNX Runtime: the CPU execution provider, or the CUDA one on a ``cuda`` target.
 
 Building validates the session options by creating a session once and writes the model and
 the resolved options; graph optimization itself happens when the measurement worker creates
@@ -71,6 +71,43 @@ class OrtSession(Session):
         return np.asarray(output[0])
 
 
+class OrtCudaSession(Session):
+    """The CUDA execution provider with inputs and outputs kept on the GPU (IOBinding); a run
+    returns after the outputs are complete on the device."""
+
+    def __init__(self, session: Any, input_name: str) -> None:
+        self._session = session
+        self._input = input_name
+        self._output = session.get_outputs()[0].name
+
+    def place(self, batch: np.ndarray) -> Any:
+        import onnxruntime as ort
+
+        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(batch), "cuda", 0)
+
+    def run(self, placed: Any) -> Any:
+        binding = self._session.io_binding()
+        binding.bind_ortvalue_input(self._input, placed)
+        binding.bind_output(self._output, "cuda", 0)
+        self._session.run_with_iobinding(binding)
+        binding.synchronize_outputs()
+        return binding
+
+    def fetch(self, output: Any) -> np.ndarray:
+        return np.asarray(output.copy_outputs_to_cpu()[0])
+
+
+def cuda_problem() -> str | None:
+    """Why this onnxruntime cannot use a GPU here, or None."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return "onnxruntime is not installed"
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return f"this onnxruntime {ort.__version__} build has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    return None
+
+
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     apply_kinds = frozenset({"session_option", "config_entry"})
@@ -83,8 +120,12 @@ class OnnxRuntimeBackend(Backend):
     def unavailable(self, target: TargetSpec) -> str | None:
         if self.version() is None:
             return "onnxruntime is not installed"
+        if target.kind == "rpc":
+            return "cannot run on an RPC target (only TVM uploads a compiled library to a remote device)"
+        if target.kind == "cuda":
+            return cuda_problem()
         if target.kind not in ("local_cpu", "replay"):
-            return f"runs on local CPU targets only (target kind {target.kind!r})"
+            return f"runs on local CPU and CUDA targets only (target kind {target.kind!r})"
         return None
 
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
@@ -108,5 +149,9 @@ class OnnxRuntimeBackend(Backend):
         meta = read_meta(artifact_dir)
         saved = json.loads((artifact_dir / OPTIONS_FILE).read_text())
         options = session_options(saved["settings"], threads)
+        if device.startswith("cuda"):
+            providers = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
+            session = ort.InferenceSession(str(artifact_dir / "model.onnx"), options, providers=providers)
+            return OrtCudaSession(session, meta["input_name"])
         session = ort.InferenceSession(str(artifact_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
         return OrtSession(session, meta["input_name"])

@@ -34,6 +34,7 @@ COMMANDS = (
     "validate",
     "space",
     "doctor",
+    "rpc",
     "scoreboard",
 )
 

@@ -2,46 +2,122 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+
+def _targets() -> tuple[list[tuple[Any, str | None]], list[str]]:
+    """Every target file of the repository with why it is unavailable (None: available)."""
+    from request_dse.config import REPO_ROOT, load_target
+    from request_dse.errors import UserError
+    from request_dse.targets import make_target, option_specs
+
+    targets, problems = [], []
+    for path in sorted((REPO_ROOT / "targets").glob("*.yaml")):
+        try:
+            spec = load_target(path, option_specs(), expected_name=path.stem)
+            targets.append((spec, make_target(spec).unavailable()))
+        except UserError as exc:
+            problems.append(f"target file {path.name}: {exc}")
+    return targets, problems
+
+
+def _backend_rows(targets: list[tuple[Any, str | None]]) -> tuple[list[list[str]], list[str]]:
+    from request_dse.backends import BACKENDS, get_backend
+
+    rows, notes = [], []
+    for name in BACKENDS:
+        backend = get_backend(name)
+        where = []
+        for spec, target_reason in targets:
+            if name not in spec.frameworks:
+                continue
+            try:
+                reason = backend.unavailable(spec)
+            except Exception as exc:  # noqa: BLE001 - doctor reports, never fails
+                reason = f"checking failed: {exc.__class__.__name__}: {exc}"
+            if reason is None and target_reason is None:
+                where.append(spec.name)
+            elif reason is not None:
+                notes.append(f"{name} on {spec.name}: {reason}")
+        rows.append([name, backend.version() or "-", ", ".join(where) or "nowhere here"])
+    return rows, notes
+
+
+def _cuda_lines() -> list[str]:
+    from request_dse import gpu
+    from request_dse.backends._base import package_version
+
+    found, reason = gpu.probe()
+    lines = [f"GPU {g.index}: {g.name} ({g.arch}, {g.memory_mib / 1024:.0f} GiB, driver {g.driver})" for g in found]
+    if not found:
+        lines.append(f"GPU: none: {reason}")
+    try:
+        import tvm
+
+        lines.append(f"tvm CUDA support: USE_CUDA={tvm.support.libinfo().get('USE_CUDA', '?')}"
+                     f"{'' if not found else ', device visible: ' + str(bool(tvm.cuda(0).exist))}")
+    except Exception as exc:  # noqa: BLE001
+        lines.append(f"tvm CUDA support: unknown ({exc.__class__.__name__}: {exc})")
+    try:
+        import onnxruntime as ort
+
+        lines.append(f"onnxruntime execution providers: {', '.join(ort.get_available_providers())}")
+    except Exception as exc:  # noqa: BLE001
+        lines.append(f"onnxruntime execution providers: unknown ({exc.__class__.__name__})")
+    torch_version = package_version("torch")
+    if torch_version is None:
+        lines.append("torch: not installed")
+    elif "+cpu" in torch_version:
+        lines.append(f"torch CUDA: none (torch {torch_version} is a CPU-only build)")
+    else:
+        try:
+            import torch
+
+            cuda = torch.version.cuda
+            lines.append(f"torch CUDA: {cuda or 'none (CPU-only build)'}"
+                         + (f", available: {torch.cuda.is_available()}" if cuda else ""))
+        except Exception as exc:  # noqa: BLE001
+            lines.append(f"torch CUDA: unknown ({exc.__class__.__name__})")
+    return lines
 
 
 @click.command("doctor")
 def command() -> int:
-    """List backends and targets with their availability, library versions, CPU features."""
-    from request_dse import sysinfo
-    from request_dse.backends import BACKENDS, get_backend
-    from request_dse.config import REPO_ROOT, load_target
-    from request_dse.errors import UserError
+    """List backends and targets with their availability and why not, the GPU and CUDA
+    support of each library, CPU ISA features, energy counters and library versions."""
+    from request_dse import energy, sysinfo
     from request_dse.tables import table
-    from request_dse.targets import make_target, option_specs
 
-    targets = []
-    for path in sorted((REPO_ROOT / "targets").glob("*.yaml")):
-        try:
-            spec = load_target(path, option_specs(), expected_name=path.stem)
-            reason = make_target(spec).unavailable()
-            targets.append((spec, reason))
-        except UserError as exc:
-            click.echo(f"target file {path.name}: {exc}")
+    targets, problems = _targets()
     rows = [[spec.name, spec.kind, "available" if reason is None else "unavailable", reason or spec.description]
             for spec, reason in targets]
     click.echo(table(["target", "kind", "status", "detail"], rows))
+    for problem in problems:
+        click.echo(problem)
     click.echo("")
-    rows = []
-    for name in BACKENDS:
-        backend = get_backend(name)
-        where = [spec.name for spec, reason in targets if reason is None and name in spec.frameworks
-                 and backend.unavailable(spec) is None]
-        why = {backend.unavailable(spec) for spec, reason in targets if reason is None} - {None}
-        rows.append([name, backend.version() or "-", ", ".join(where) or "nowhere",
-                     "" if where else "; ".join(sorted(why))])  # type: ignore[arg-type]
-    click.echo(table(["backend", "version", "runs on", "why not"], rows))
-    readable, how = sysinfo.energy_readable()
-    features = sorted(f for f in sysinfo.cpu_features() if f.startswith(("avx", "fma", "sse4", "amx", "neon", "sve")))
+    backend_rows, notes = _backend_rows(targets)
+    click.echo(table(["backend", "version", "runs on"], backend_rows))
+    if notes:
+        click.echo("\nunavailable backend/target pairs:")
+        for note in notes:
+            click.echo(f"  {note}")
+    if any(spec.kind == "rpc" for spec, _ in targets):
+        click.echo("\nrpc targets: a TVM RPC server runs any library uploaded to it; bind it to 127.0.0.1 or "
+                   "firewall it to the build host (docs/rpc.md)")
+    click.echo("\naccelerators:")
+    for line in _cuda_lines():
+        click.echo(f"  {line}")
+    features = sorted(f for f in sysinfo.cpu_features()
+                      if f.startswith(("avx", "fma", "sse4", "amx", "neon", "sve", "asimd", "f16c", "bmi", "vnni")))
     click.echo(f"\ncpu: {sysinfo.cpu_model()}, {len(sysinfo.usable_cores())} usable cores")
     click.echo(f"ISA features: {' '.join(features) or 'none detected'}")
-    click.echo(f"energy counters: {'readable (' + how + ')' if readable else 'not readable: ' + how}; "
-               "energy is estimated from each target's power model and labelled as an estimate")
+    click.echo("energy counters:")
+    for name, ok, how in energy.readable():
+        click.echo(f"  {name}: {'readable (' + how + ')' if ok else 'not readable: ' + how}")
+    if not any(ok for _, ok, _ in energy.readable()):
+        click.echo("  energy is estimated from each target's power model and labelled as an estimate")
     versions = sysinfo.versions()
     click.echo("libraries: " + ", ".join(f"{k} {v or 'missing'}" for k, v in versions.items()))
     return 0

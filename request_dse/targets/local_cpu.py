@@ -70,13 +70,17 @@ class LocalCpuTarget(Target):
         }
         return {**detected, **self.spec.system}
 
+    def worker_env(self, threads: int) -> dict[str, str]:
+        """Extra environment variables of a measurement worker (a subclass names its device)."""
+        return {}
+
     def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
         from request_dse.measure import run_session
         from request_dse.records import MeasureResult
 
         threads = str(request.threads)
         env = {"OMP_NUM_THREADS": threads, "TVM_NUM_THREADS": threads, "TVM_BIND_THREADS": "0",
-               "MKL_NUM_THREADS": threads}
+               "MKL_NUM_THREADS": threads, **self.worker_env(request.threads)}
         sessions = []
         wall = 0.0
         for i in range(request.protocol.repeats):
