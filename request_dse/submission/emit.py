@@ -7,10 +7,11 @@ in the study file sets another. Each emission replaces the study's previous bund
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,25 @@ def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hyperv
     out = (out or submissions_dir(plan)).resolve()
     points = sorted(outcome.front, key=lambda p: p.record.number)
     ids = {p.record.number: f"{plan.name}-{bundle_name(p)}" for p in points}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out.with_name(f".{out.name}.lock")):  # several processes may share a study
+        return _emit_locked(plan, points, ids, out, hypervolume, trials_measured)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, hypervolume: float | None,
+                 trials_measured: int) -> list[Path]:
     staging = out.with_name(f".{out.name}.new")
     if staging.exists():
         shutil.rmtree(staging)
