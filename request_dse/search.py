@@ -88,7 +88,7 @@ class Search:
         plan = self.plan
         storage = open_storage(plan.storage_url)
         directions = [o.direction for o in plan.study.objectives]
-        sampler = make_sampler(plan.study.sampler, plan.study.trials)
+        sampler = make_sampler(plan.study.sampler, plan.study.trials, plan)
         study = optuna.create_study(study_name=plan.name, storage=storage, directions=directions, sampler=sampler,
                                     load_if_exists=True)
         if [d.name.lower() for d in study.directions] != directions:

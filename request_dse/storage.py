@@ -33,11 +33,13 @@ def quiet_optuna() -> None:
 
 
 def open_storage(url: str) -> Any:
-    """``journal:<file>``, or any SQLAlchemy URL."""
+    """``journal:<file>``, ``memory`` (this process only, gone at exit), or any SQLAlchemy URL."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
 
     quiet_optuna()
+    if url == "memory":
+        return optuna.storages.InMemoryStorage()
     if url.startswith("journal:"):
         path = Path(url[len("journal:"):])
         try:

@@ -35,6 +35,7 @@ COMMANDS = (
     "space",
     "doctor",
     "rpc",
+    "export_table",
     "scoreboard",
 )
 

@@ -13,6 +13,7 @@ __all__ = ["KINDS", "Target", "make_target", "option_specs"]
 #: kind -> "module:Class"
 KINDS: dict[str, str] = {
     "local_cpu": "request_dse.targets.local_cpu:LocalCpuTarget",
+    "replay": "request_dse.targets.replay:ReplayTarget",
     "rpc": "request_dse.targets.rpc:RpcTarget",
     "cuda": "request_dse.targets.cuda:CudaTarget",
 }

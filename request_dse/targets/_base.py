@@ -15,6 +15,8 @@ A target class has a ``kind`` (what ``kind:`` in ``targets/<name>.yaml`` selects
 * :meth:`Target.measure_cores` -- host cores a measurement occupies (builds sharing them are
   paused); empty for a remote device.
 * :meth:`Target.system` -- the MLPerf-style system description recorded with every result.
+* :meth:`Target.replay` -- only where ``replays`` is true (the ``replay`` kind): the recorded
+  outcome of a candidate, which then is neither built nor measured.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ from request_dse.config._schema import Spec
 
 if TYPE_CHECKING:
     from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest
+    from request_dse.records import MeasureResult, SessionRequest, TrialResult
+    from request_dse.space import Candidate
 
 
 class Target(abc.ABC):
     kind: ClassVar[str]
     options: ClassVar[Spec | None] = None
+    #: True for a target that answers candidates from recorded results instead of measuring them.
+    replays: ClassVar[bool] = False
 
     def __init__(self, spec: TargetSpec) -> None:
         self.spec = spec
@@ -65,6 +70,10 @@ class Target(abc.ABC):
 
     def system(self) -> Mapping[str, Any]:
         return dict(self.spec.system)
+
+    def replay(self, candidate: Candidate) -> TrialResult:
+        """The recorded outcome of ``candidate`` (targets with ``replays`` only)."""
+        raise NotImplementedError(f"target kind {self.kind!r} measures; it does not replay")
 
     @abc.abstractmethod
     def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
