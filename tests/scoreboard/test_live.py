@@ -43,6 +43,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def baselines(project: Path) -> Path:
+    """Default-flags baseline bundles of one of the study's models, written by ``baseline``."""
+    out = project / "baselines"
+    assert run_cli("baseline", "--workload", "digits", "--backend", "onnxruntime", "--model", "mobilenet-w0.5-r8",
+                   "--precision", "fp32", "--repeats", "1", "--min-runs", "10", "--min-time-s", "0", "--out", out) == 0
+    return out
+
+
 def test_bundles_become_entries(project: Path) -> None:
     live = read_live([project / "submissions"])
     assert live.rejected == () and live.entries
@@ -105,5 +114,28 @@ def test_live_and_historical_on_one_page(browser: Any, project: Path, asplos18_c
     assert frontier_ids(browser) == set(compute(entries, [AXES["latency_p90_ms"], AXES["accuracy_top1"]]).front)
     assert len(browser.find_elements("css selector", "#entries tbody tr")) == len(entries)
     assert "69 of" in browser.find_element("id", "excluded-note").text
+    assert console_problems(browser) == []
+    keep_screenshot(browser, tmp_path, "scoreboard-live-and-2018.png")
+
+
+def test_study_and_baselines_are_both_drawn(browser: Any, project: Path, baselines: Path, tmp_path: Path,
+                                            cli) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "scoreboard.html"
+    result = cli("scoreboard", project / "submissions", baselines, "-o", out)
+    assert result.code == 0, result
+    entries = read_live([project / "submissions", baselines]).entries
+    assert {e.participant for e in entries} == {"board", "baseline (onnxruntime)"}
+    assert [e.baseline for e in entries].count(True) == 1
+    open_page(browser, out)
+    assert console_problems(browser) == []
+    assert browser.find_element("id", "x-axis").get_attribute("value") == "latency_p90_ms"  # the study's objectives
+    drawn = {p.get_attribute("data-id"): p.get_attribute("class") for p in browser.find_elements("css selector", "#points .pt")}
+    assert set(drawn) == {e.id for e in entries}
+    assert all(("baseline" in drawn[e.id].split()) == e.baseline for e in entries)  # drawn distinctly
+    assert frontier_ids(browser) == set(compute(entries, [AXES["latency_p90_ms"], AXES["accuracy_top1"]]).front)
+    hv_rows = browser.find_elements("css selector", "#hv-table tbody tr")
+    assert {r.get_attribute("data-participant") for r in hv_rows} == {"board", "baseline (onnxruntime)"}
+    browser.find_element("css selector", 'input[data-facet="kind"][value="baseline"]').click()  # hide baselines
+    assert {p.get_attribute("data-participant") for p in browser.find_elements("css selector", "#points .pt")} == {"board"}
     assert console_problems(browser) == []
     keep_screenshot(browser, tmp_path, "scoreboard.png")
