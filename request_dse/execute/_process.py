@@ -188,10 +188,12 @@ class ProcessRunner:
         with self._lock:
             self._running[process.pid] = entry
         try:
+            self._started(process.pid, entry)
             return self._watch(entry, reader, started, timeout_s, memory_limit_mb, log_path)
         finally:
             with self._lock:
                 self._running.pop(process.pid, None)
+            self._ended(process.pid, entry)
             reader.close()
             process.join(timeout=5)
             if process.exitcode is None:
@@ -227,7 +229,7 @@ class ProcessRunner:
                 self._kill(process)
                 return ChildOutcome("interrupted", error="the study was stopped", wall_s=now - started)
             paused = entry.paused_total + (now - entry.paused_since if entry.paused_since else 0.0)
-            if now - started - paused > timeout_s:
+            if now - started - paused > timeout_s and now - started - paused - self._paused_elsewhere(process.pid) > timeout_s:
                 self._kill(process)
                 return ChildOutcome("timeout", error=f"{entry.label} timed out: killed after {timeout_s:g} s",
                                     log_tail=_tail(log_path), wall_s=now - started)
@@ -240,6 +242,17 @@ class ProcessRunner:
                                         error=f"{entry.label} exceeded its memory limit of {memory_limit_mb} MB "
                                               f"(resident {rss / 2**20:.0f} MB): killed",
                                         log_tail=_tail(log_path), wall_s=now - started)
+
+    # Hooks for runners that share a machine with other runners (see execute/_host.py).
+    def _started(self, pid: int, entry: _Running) -> None:
+        """Called once a worker runs (its pid registered), before it is watched."""
+
+    def _ended(self, pid: int, entry: _Running) -> None:
+        """Called once a worker is gone."""
+
+    def _paused_elsewhere(self, pid: int) -> float:
+        """Seconds another process kept this worker paused (not counted against its timeout)."""
+        return 0.0
 
     @staticmethod
     def _kill(process: Any) -> None:
