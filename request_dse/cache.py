@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from request_dse.cache_limit import touch
 from request_dse.records import DETERMINISTIC_FAILURES
 from request_dse.workloads._files import write_atomic
 
@@ -24,10 +25,13 @@ class ResultsCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text())
+            hit = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+        touch(path)
+        return hit
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Keep ``ok`` results and failures the candidate itself causes; never passing ones."""

@@ -40,6 +40,9 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
 def cached(path: Path, create: Callable[[Path], None]) -> Path:
     """``path`` if it exists, else created once even when several processes ask at once."""
     if path.exists():
+        from request_dse.cache_limit import touch
+
+        touch(path)  # least recently used entries are evicted first
         return path
     with path_lock(path):
         if not path.exists():
