@@ -101,7 +101,7 @@ def read_track(path: str | Path) -> Track:
     """Read a ReQuEST@ASPLOS'18-style points table; every row becomes an entry."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a byte-order mark
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

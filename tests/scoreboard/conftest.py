@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 from request_dse.config import REPO_ROOT
 
 ASPLOS18 = REPO_ROOT.parent / "shared" / "data" / "request-asplos18" / "points.csv"
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -44,19 +42,3 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def console_problems(driver: Any) -> list[str]:
-    """Errors and warnings the page logged since the last call (uncaught exceptions included)."""
-    return [f"{e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
-
-
-def keep_screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
-    """A full-page screenshot in the test's tmp dir, and a copy in tests/artifacts/ (git-ignored)."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, min(max(int(height), 800), 6000))
-    shot = tmp_path / name
-    assert driver.save_screenshot(str(shot)), "the screenshot was not written"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, ARTIFACTS / name)
-    return shot

@@ -10,28 +10,9 @@ import pytest
 
 from request_dse.scoreboard import Entry, compute, known_axes
 from request_dse.scoreboard.historical import read_track
-from tests.scoreboard.conftest import console_problems, keep_screenshot
+from tests.scoreboard._browser import choose, console_problems, frontier_ids, keep_screenshot, open_page
 
 AXES = known_axes()
-
-
-def open_page(driver: Any, path: Path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(path.resolve().as_uri())
-    WebDriverWait(driver, 20).until(lambda d: d.find_element("tag name", "body").get_attribute("data-rendered"))
-
-
-def frontier_ids(driver: Any) -> set[str]:
-    return set(driver.find_element("id", "frontier-path").get_attribute("data-ids").split())
-
-
-def choose(driver: Any, select_id: str, metric: str) -> None:
-    from selenium.webdriver.support.ui import Select
-
-    before = driver.find_element("tag name", "body").get_attribute("data-rendered")
-    Select(driver.find_element("id", select_id)).select_by_value(metric)
-    assert driver.find_element("tag name", "body").get_attribute("data-rendered") != before
 
 
 def expected_front(entries: Sequence[Entry], x: str, y: str) -> set[str]:

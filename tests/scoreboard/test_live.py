@@ -14,8 +14,7 @@ from request_dse.scoreboard import compute, known_axes
 from request_dse.scoreboard.bundles import read_live
 from request_dse.scoreboard.historical import read_track
 from tests.conftest import study_doc
-from tests.scoreboard.conftest import console_problems, keep_screenshot
-from tests.scoreboard.test_browser import choose, frontier_ids, open_page
+from tests.scoreboard._browser import choose, console_problems, frontier_ids, keep_screenshot, open_page
 
 AXES = known_axes()
 pytestmark = pytest.mark.slow  # one real study (about 20 s) feeds every test here
