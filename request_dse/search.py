@@ -18,6 +18,7 @@ re-queued, so re-running a study continues it without measuring anything twice.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Sequence
@@ -26,9 +27,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from request_dse import pareto
+from request_dse import early_stop, pareto
 from request_dse.cache import ResultsCache
 from request_dse.errors import UserError
+from request_dse.early_stop import STATUS as DOMINATED_EARLY
+from request_dse.early_stop import FrontSnapshot
 from request_dse.execute._base import Executor, TrialJob
 from request_dse.plan import Plan, make_job
 from request_dse.records import TrialResult
@@ -61,6 +64,7 @@ class Counters:
     skipped: int = 0
     cached: int = 0
     in_flight_elsewhere: int = 0
+    dominated_early: int = 0   # measured briefly: the front beat them beyond the noise
 
 
 @dataclass
@@ -140,7 +144,8 @@ class Search:
                 continue
             counters.measured += 1
             counters.ok += rec.status == "ok"
-            counters.failed += rec.status not in ("ok", "infeasible")
+            counters.failed += rec.status not in ("ok", "infeasible", DOMINATED_EARLY)
+            counters.dominated_early += rec.status == DOMINATED_EARLY
             counters.cached += rec.cached
             if rec.hash and rec.hash not in measured:
                 measured[rec.hash] = rec
@@ -252,6 +257,8 @@ class Search:
                 self._tell_result(trial, candidate, _result_from_cache(candidate, hit), cached=True)
                 return True
         job = make_job(self.plan, trial.number, candidate)
+        if self.plan.study.measure.early_stop.enabled:
+            job = dataclasses.replace(job, front=self.front_snapshot())
         self._in_flight[candidate.hash] = (trial, job)
         self.executor.submit(job)
         return True
@@ -283,8 +290,10 @@ class Search:
 
         metrics = {k: float(v) for k, v in result.metrics.items() if v is not None and np.isfinite(v)}
         status, error = result.status, result.error
-        values = self._objective_values(metrics) if status == "ok" else None
-        if status == "ok" and values is None:
+        # a dominated_early estimate is told as a complete trial (the sampler learns from it), but
+        # only ``ok`` trials make the Pareto front, submissions and the results cache
+        values = self._objective_values(metrics) if status in ("ok", DOMINATED_EARLY) else None
+        if status in ("ok", DOMINATED_EARLY) and values is None:
             missing = [m for m in self.plan.study.metric_names if m not in metrics]
             status, error = "run_error", f"the measurement produced no {', '.join(missing)}"
         constraints: dict[str, float] = {}
@@ -317,7 +326,8 @@ class Search:
             self._measured[candidate.hash] = rec
         self.counters.measured += 1
         self.counters.ok += status == "ok"
-        self.counters.failed += status not in ("ok", "infeasible")
+        self.counters.failed += status not in ("ok", "infeasible", DOMINATED_EARLY)
+        self.counters.dominated_early += status == DOMINATED_EARLY
         self._notify(rec)
         return rec
 
@@ -329,7 +339,8 @@ class Search:
         trial.set_user_attr(STATUS, original.status)
         trial.set_user_attr(METRICS, dict(original.metrics))
         trial.set_user_attr(ERROR, original.error)
-        values = self._objective_values(dict(original.metrics)) if original.status in ("ok", "infeasible") else None
+        values = self._objective_values(dict(original.metrics)) \
+            if original.status in ("ok", "infeasible", DOMINATED_EARLY) else None
         for name, value in original.constraints.items():
             trial.set_constraint(name, value)
         if values is not None:
@@ -350,6 +361,18 @@ class Search:
     def _notify(self, rec: TrialRecord) -> None:
         for observer in self.observers:
             observer.on_trial(self, rec)
+
+    def front_snapshot(self) -> FrontSnapshot:
+        """The current front's objective values (full measurements only), frozen for a job."""
+        names = self.plan.study.metric_names
+        ok = [(r.number, values) for r in self._measured.values() if r.status == "ok" and r.skip is None
+              and (values := self._objective_values(dict(r.metrics))) is not None]
+        if ok:
+            directions = [o.direction for o in self.plan.study.objectives]
+            idx = pareto.front(np.array([v for _, v in ok]), directions)
+            ok = [ok[i] for i in idx]
+        return early_stop.snapshot(names, [o.direction for o in self.plan.study.objectives], ok,
+                                   self.plan.study.constraints)
 
     # -- results --------------------------------------------------------------------------------
     def front(self) -> tuple[list[TrialRecord], list[float], float]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from request_dse import early_stop
 from request_dse.config import BuildConfig
 from request_dse.execute._base import TrialJob
 from request_dse.measure import latency_stats, save_samples
@@ -54,14 +55,36 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
     t1 = time.perf_counter()
     timings["measure_start"] = time.time()
-    measured = runtime.measure(target, request, job.trial_dir / "measure.log")
+    measured, ended = _measure(job, build, runtime, target, request, timings, log)
     timings["measure"] = time.perf_counter() - t1
     timings["measure_end"] = time.time()
+    if ended is not None:
+        return dataclasses.replace(ended, timings=dict(timings))
     if measured.status != "ok":
         return TrialResult(job.candidate, measured.status, error=measured.error, artifact_dir=build.artifact_dir,
                            build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log",
                            timings=timings)
     return score(job, build, measured, timings, log)
+
+
+def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
+             timings: Mapping[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
+    """The measurement protocol. With early stopping, a short scored session first: a candidate the
+    job's front snapshot beats by more than the noise (or that gives a wrong answer) ends there."""
+    measure_log = job.trial_dir / "measure.log"
+    if not early_stop.wanted(job.front, request.protocol):
+        return runtime.measure(target, request, measure_log), None
+    first = runtime.measure(target, early_stop.short_request(request), measure_log)
+    if first.status != "ok":
+        return first, None
+    estimate = score(job, build, first, timings, log)
+    if estimate.status != "ok":
+        return first, estimate
+    stopped = early_stop.stop(estimate, first, job.front, request.protocol.early_stop.margin)  # type: ignore[arg-type]
+    if stopped is not None:
+        return first, stopped
+    full = runtime.measure(target, dataclasses.replace(request, score=False), measure_log)
+    return early_stop.combine(first, full), None
 
 
 def check_outputs(outputs: np.ndarray | None, prepared: PreparedModel) -> str | None:

@@ -62,8 +62,9 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
         runner.shutdown()
     front, _, hv = search.front()
     c = search.counters
+    early = f", {c.dominated_early} stopped early (dominated)" if c.dominated_early else ""
     click.echo(f"\n{plan.name}: {c.measured} trials measured ({c.ok} ok, {c.failed} failed, "
-               f"{c.measured - c.ok - c.failed} infeasible), {c.skipped} proposals skipped; "
+               f"{c.measured - c.ok - c.failed - c.dominated_early} infeasible{early}), {c.skipped} proposals skipped; "
                f"{search.stop_reason or 'done'}")
     if not front:
         raise NothingMeasured(f"study {plan.name}: no trial succeeded; see `request-dse report {study}`")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,16 @@ class WorkloadRef:
 
 
 @dataclass(frozen=True)
+class EarlyStopConfig:
+    """``measure.early_stop``: a short first session; candidates the front beats stop there."""
+
+    enabled: bool = False
+    first_runs: int = 16
+    first_time_s: float = 0.0
+    margin: float = 0.25        # relative: how much better the front must be than the optimistic estimate
+
+
+@dataclass(frozen=True)
 class MeasureConfig:
     warmup_runs: int = 10
     min_runs: int = 64
@@ -43,6 +53,9 @@ class MeasureConfig:
     repeats: int = 3
     timeout_s: float = 120.0
     memory_limit_mb: int = 4096
+    # Left out of repr (the results-cache key): it changes which candidates get the full
+    # protocol, never what the full protocol measures.
+    early_stop: EarlyStopConfig = field(default=EarlyStopConfig(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,9 @@ _STUDY = Record({
         "max_time_s": Field(Float(low=0, low_exclusive=True), 5.0), "repeats": Field(Int(low=1, high=100), 3),
         "timeout_s": Field(Float(low=0, low_exclusive=True), 120.0),
         "memory_limit_mb": Field(Int(low=64), 4096),
+        "early_stop": Field(Record({"enabled": Field(Bool(), False), "first_runs": Field(Int(low=2), 16),
+                                    "first_time_s": Field(Float(low=0), 0.0),
+                                    "margin": Field(Float(low=0), 0.25)}), None),
     }), dict),
     "build": Field(Record({
         "timeout_s": Field(Float(low=0, low_exclusive=True), 600.0),
@@ -208,7 +224,10 @@ def load_study(path: str | Path) -> Study:
     ctx = Ctx(source)
     base = path.resolve().parent
     workload = _workload_ref(doc["workload"], base)
-    measure = MeasureConfig(**{k: v for k, v in doc["measure"].items() if v is not None} if doc["measure"] else {})
+    measure = MeasureConfig(**{k: v for k, v in doc["measure"].items() if v is not None and k != "early_stop"}
+                            if doc["measure"] else {})
+    if doc["measure"] and doc["measure"].get("early_stop"):
+        measure = replace(measure, early_stop=EarlyStopConfig(**doc["measure"]["early_stop"]))
     if measure.min_runs > measure.max_runs:
         raise ctx.at("measure").error(f"`min_runs <= max_runs` must hold; got min_runs={measure.min_runs}, max_runs={measure.max_runs}")
     if measure.min_time_s > measure.max_time_s:

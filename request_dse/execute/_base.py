@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from request_dse.config import BuildConfig, TargetSpec
+from request_dse.early_stop import FrontSnapshot
 from request_dse.records import BuildRequest, BuildResult, SessionRequest, TrialResult
 from request_dse.space import Candidate
 
@@ -35,6 +36,7 @@ class TrialJob:
     session: SessionRequest            # artifact_dir and prepared are filled in after the build
     target: TargetSpec
     trial_dir: Path
+    front: FrontSnapshot | None = None  # the Pareto front when the job was made (for early stopping)
     reuse: BuildResult | None = None    # an earlier build to measure again instead of building (confirm phase)
 
 
