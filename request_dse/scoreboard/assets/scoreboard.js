@@ -254,10 +254,10 @@
       ? lack.length + " of " + view.shown.length + " shown entries are not plotted and not in this frontier (" + parts.join("; ") +
         "); they stay in the table and compete on the axes they have."
       : "Every shown entry has both axes.";
-    const xa = axis(state.x), ya = axis(state.y);
+    const tracks = unique(view.pts.map(function (p) { return p.e.track; }));
     document.getElementById("axis-note").textContent = view.pts.length + " entries plotted; " + view.front.length +
       " on the frontier of " + state.x + " (" + better(state.x) + ") and " + state.y + " (" + better(state.y) + ")" +
-      (xa.family === ya.family && xa.family !== "other" ? "." : ".");
+      (tracks.length ? "; tracks with both axes: " + tracks.join(", ") + "." : ".");
     document.getElementById("hv-note").textContent = view.ref
       ? "Each participant's entries on the chosen axes, against one shared reference point (" + state.x + " = " +
         fmt(axis(state.x).direction === "maximize" ? -view.ref.x : view.ref.x, state.x) + ", " + state.y + " = " +
