@@ -53,7 +53,7 @@ def _check_link(archive: Path, name: str, target: str, hard: bool = False) -> No
         raise BundleError(archive, "link_escape", f"link {name!r} points outside the bundle (to {target!r})")
     base = "" if hard else posixpath.dirname(name)
     resolved = posixpath.normpath(posixpath.join(base, target))
-    if resolved == ".." or resolved.startswith("../") or resolved.startswith("/"):
+    if resolved in (".", "..") or resolved.startswith("../") or resolved.startswith("/"):
         raise BundleError(archive, "link_escape", f"link {name!r} points outside the bundle (to {target!r})")
 
 
@@ -136,7 +136,7 @@ def _extract_zip(archive: Path, dest: Path) -> None:
                     target = z.read(info).decode("utf-8", "replace")
                     _check_link(archive, name, target)
                     links[info.filename] = target
-                elif mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                elif stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                     raise BundleError(archive, "special_file", f"member {info.filename!r} is not a regular file or folder")
             for info in infos:
                 name = _check_name(archive, info.filename)

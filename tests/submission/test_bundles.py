@@ -1,0 +1,97 @@
+"""tune -> confirm phase -> bundles; their contents; export; validate on this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from request_dse.submission import read_bundle
+from request_dse.submission.checksums import CHECKSUMS, bundle_files, sha256_file
+from tests.submission.conftest import run_cli
+
+
+def test_tune_confirms_and_emits_a_bundle_per_pareto_point(tuned) -> None:  # type: ignore[no-untyped-def]
+    study, result, bundles = tuned
+    assert "Confirmed Pareto set" in result.out
+    assert f"{len(bundles)} submission bundle(s) in" in result.out
+    for path in bundles:
+        b = read_bundle(path)
+        assert b.kind == "study" and b.study == "sub" and b.confirmed
+        assert b.pareto["rank"] == 1
+        assert b.submission["measurement"]["sessions"] == 2          # confirm.repeats fresh sessions
+        assert b.submission["measurement"]["confirm"]["search_figures"].keys() == {"accuracy_top1", "latency_p90_ms"}
+        low, high = b.interval("latency_p90_ms")
+        assert low <= b.metric("latency_p90_ms") <= high
+        assert b.interval("accuracy_top1") == (b.metric("accuracy_top1"),) * 2
+
+
+def test_bundle_holds_every_declared_file_with_checksums(tuned) -> None:  # type: ignore[no-untyped-def]
+    study, _, bundles = tuned
+    root = bundles[0]
+    listed = dict(reversed(line.split("  ", 1)) for line in (root / CHECKSUMS).read_text().splitlines())
+    assert set(listed) == set(bundle_files(root))
+    assert all(sha256_file(root / rel) == digest for rel, digest in listed.items())
+    for rel in ("submission.json", "system.json", "README.md", "study.yaml", "artifact/model.onnx",
+                "artifact/meta.json", "measurements/samples.npz", "measurements/accuracy.json", "data/inputs.npz",
+                "data/reference.npy"):
+        assert rel in listed, rel
+    doc = json.loads((root / "submission.json").read_text())
+    system = json.loads((root / "system.json").read_text())
+    for field in ("host_processor_model_name", "host_processor_core_count", "host_processor_frequency",
+                  "host_memory_capacity", "accelerator_model_name", "framework", "operating_system",
+                  "other_software_stack"):
+        assert system[field] not in ("", None), field
+    assert system["framework"].startswith("onnxruntime ")
+    assert doc["reproduce"]["rebuild"] == "request-dse tune sub.yaml"
+    assert doc["reproduce"]["validate"].startswith("request-dse validate ")
+    assert doc["reproduce"]["validate"].endswith(root.name)
+    assert doc["study"]["file_sha256"] == sha256_file(study)
+    assert "git_revision" in doc["reproduce"]
+    log = json.loads((root / "measurements" / "accuracy.json").read_text())
+    assert log["samples"] == doc["workload"]["eval_samples"] == len(log["predictions"])
+    assert log["correct_top1"] / log["samples"] == doc["metrics"]["accuracy_top1"]["value"]
+
+
+def test_validate_marks_the_bundles_reproduced(tuned) -> None:  # type: ignore[no-untyped-def]
+    _, _, bundles = tuned
+    for path in bundles:
+        result = run_cli("validate", path, "--tolerance", "1.0")
+        assert result.code == 0, result
+        assert "reproduced (badges: available, functional, reproduced)" in result.out
+        verdict = json.loads((path / "validation.json").read_text())
+        assert verdict["status"] == "reproduced" and verdict["badges"] == ["available", "functional", "reproduced"]
+        checked = {c["metric"]: c for c in verdict["checks"]}
+        assert checked["accuracy_top1"]["rule"] == "exact" and checked["accuracy_top1"]["ok"]
+        assert checked["latency_p90_ms"]["ok"] and "data/inputs.npz is workload digits" in verdict["info"]["data"]
+        # the verdict names the content, and the reader shows its badges
+        assert read_bundle(path).badges == ("available", "functional", "reproduced")
+
+
+def test_validate_fails_a_claim_the_artifact_cannot_hold(bundle_copy) -> None:  # type: ignore[no-untyped-def]
+    """A bundle claiming a latency 1000x better than its artifact runs: functional, not reproduced (exit 1)."""
+    from request_dse.submission.checksums import write_checksums
+
+    root = bundle_copy()
+    doc = json.loads((root / "submission.json").read_text())
+    for name in ("latency_p90_ms", "latency_p50_ms"):
+        m = doc["metrics"][name]
+        m["value"], m["low"], m["high"] = m["value"] / 1000, m["low"] / 1000, m["high"] / 1000
+    (root / "submission.json").write_text(json.dumps(doc))
+    write_checksums(root)
+    result = run_cli("validate", root)
+    assert result.code == 1, result
+    assert "functional" in result.out and "not reproduced: latency_p50_ms, latency_p90_ms" in result.out
+    assert json.loads((root / "validation.json").read_text())["badges"] == ["available", "functional"]
+
+
+def test_export_reuses_the_confirmations_and_packs_archives(tuned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    study, _, bundles = tuned
+    result = run_cli("export", study, "--out", tmp_path / "out", "--archive")
+    assert result.code == 0, result
+    assert "confirming" not in result.out                    # stored confirmations, nothing re-measured
+    exported = sorted(p for p in (tmp_path / "out").iterdir() if p.is_dir())
+    assert [p.name for p in exported] == [p.name for p in bundles]
+    for path in exported:
+        a, b = read_bundle(path), read_bundle(path.with_name(path.name + ".tar.gz"))
+        assert a.id == b.id and a.metrics == b.metrics and a.digest == b.digest
+        assert a.metrics == read_bundle(bundles[[p.name for p in bundles].index(path.name)]).metrics
