@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -71,8 +72,7 @@ def build_page(entries: Sequence[Entry], *, tracks: Sequence[Track] = (), bundle
     """Check the entries and choose the opening axes."""
     if not entries:
         raise UserError("no entries to rank: give bundle directories or --import-csv")
-    ids = [e.id for e in entries]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicates = sorted(i for i, n in Counter(e.id for e in entries).items() if n > 1)
     if duplicates:
         raise UserError(f"entry id {duplicates[0]!r} appears more than once (the same bundle given twice?)")
     axes = axes_for(metric_names(entries), declared)

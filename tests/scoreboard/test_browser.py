@@ -81,6 +81,31 @@ def test_filters_recompute_the_frontier(browser: Any, historical_page: Path, asp
     keep_screenshot(browser, tmp_path, "scoreboard-asplos18.png")
 
 
+def test_ties_and_duplicates_match_the_python_frontier(browser: Any, tmp_path: Path) -> None:
+    import numpy as np
+
+    from request_dse.scoreboard.page import build_page, write_html
+
+    rng = np.random.default_rng(3)
+    grid = rng.integers(0, 6, (80, 3)).astype(float)  # many ties and duplicates
+    entries = [Entry(id=f"e{i}", participant=f"team{i % 4}", study="s", track="live", workload="w", model="m",
+                     target="t", framework="f", precision="fp32", baseline=i % 9 == 0, badge="", source="generated",
+                     metrics={"latency_p90_ms": x, "accuracy_top1": y / 5, "throughput_ips": z if i % 7 else None})
+               for i, (x, y, z) in enumerate(grid)]
+    out = write_html(build_page(entries), tmp_path / "ties.html")
+    open_page(browser, out)
+    for x, y in (("latency_p90_ms", "accuracy_top1"), ("throughput_ips", "accuracy_top1"),
+                 ("throughput_ips", "latency_p90_ms")):
+        if browser.find_element("id", "x-axis").get_attribute("value") != x:
+            choose(browser, "x-axis", x)
+        if browser.find_element("id", "y-axis").get_attribute("value") != y:
+            choose(browser, "y-axis", y)
+        python = compute(entries, [AXES[x], AXES[y]])
+        assert frontier_ids(browser) == set(python.front), (x, y)
+        assert shown_hypervolumes(browser) == pytest.approx(python.hypervolume, rel=1e-9)
+    assert console_problems(browser) == []
+
+
 def test_the_page_fetches_nothing(browser: Any, historical_page: Path) -> None:
     open_page(browser, historical_page)
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0

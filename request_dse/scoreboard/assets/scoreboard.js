@@ -16,6 +16,7 @@
   const participants = unique(entries.map(function (e) { return e.participant; }));
   const color = {};
   participants.forEach(function (p, i) { color[p] = i < PALETTE.length ? PALETTE[i] : "hsl(" + ((i * 47) % 360) + ",55%,45%)"; });
+  const METRICS = DATA.metrics.filter(function (m) { return entries.some(function (e) { return value(e, m) !== null; }); });
   const state = {x: DATA.defaults.x, y: DATA.defaults.y, xlog: false, ylog: false, filters: {}, sort: null, selected: null};
 
   function unique(values) { return values.filter(function (v, i) { return values.indexOf(v) === i; }); }
@@ -48,10 +49,21 @@
 
   // ---------- Pareto logic (minimization after negating maximized axes) ----------
   function toMin(v, m) { return axis(m).direction === "maximize" ? -v : v; }
-  function frontierOf(pts) {  // pts: [{e, x, y}] in minimized units; returns the non-dominated ones
-    return pts.filter(function (p) {
-      return !pts.some(function (q) { return q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y); });
-    });
+  function frontierOf(pts) {  // pts: [{e, x, y}] in minimized units; the non-dominated ones (ties all kept)
+    const sorted = pts.slice().sort(function (a, b) { return a.x - b.x || a.y - b.y; });
+    const out = [];
+    let bestY = Infinity, i = 0;
+    while (i < sorted.length) {  // one group of equal x at a time: its lowest y, if below all before
+      let j = i;
+      while (j < sorted.length && sorted[j].x === sorted[i].x) j++;
+      const minY = sorted[i].y;
+      if (minY < bestY) {
+        for (let k = i; k < j && sorted[k].y === minY; k++) out.push(sorted[k]);
+        bestY = minY;
+      }
+      i = j;
+    }
+    return out;
   }
   function referencePoint(pts) {  // worst value pushed out by 10 % of the range (of its size when flat)
     function ref(vals) {
@@ -71,11 +83,8 @@
   }
 
   // ---------- controls ----------
-  function metricsWithData() {
-    return DATA.metrics.filter(function (m) { return entries.some(function (e) { return value(e, m) !== null; }); });
-  }
   function fillAxisSelect(select, chosen) {
-    metricsWithData().forEach(function (m) {
+    METRICS.forEach(function (m) {
       const a = axis(m), n = entries.filter(function (e) { return value(e, m) !== null; }).length;
       const label = m + (a.unit ? " [" + a.unit + "]" : "") + " — " + better(m) + " (" + n + "/" + entries.length + ")";
       const opt = el("option", {value: m, title: a.description || ""}, label);
@@ -289,59 +298,72 @@
     td.appendChild(el("span", {"class": "badge " + cls, title: e.read_only ? "validated by the tournament's artifact evaluation; read-only" : ""}, b || "not validated"));
     return td;
   }
-  function drawTable(view) {
-    const metrics = metricsWithData();
-    const head = document.querySelector("#entries thead tr"), body = document.querySelector("#entries tbody");
-    clear(head); clear(body);
-    const columns = ["frontier"].concat(BASE_COLUMNS, metrics, ["details", "source"]);
-    columns.forEach(function (c) {
+  const rowCache = {};  // id -> {tr, front}: rows are built once and moved, never rebuilt
+  function detailsText(e) { return Object.keys(e.details).map(function (k) { return k + "=" + e.details[k]; }).join("; "); }
+  function buildRow(e) {
+    const tr = el("tr", {"data-id": e.id}), front = el("td");
+    tr.appendChild(front);
+    BASE_COLUMNS.forEach(function (c) {
+      if (c === "badge") { tr.appendChild(badgeCell(e)); return; }
+      if (c === "baseline") { tr.appendChild(el("td", {}, e.baseline ? "baseline" : "")); return; }
+      if (c === "participant") {
+        const td = el("td"); td.appendChild(el("span", {style: "color:" + color[e.participant]}, "■ ")); td.appendChild(document.createTextNode(e.participant)); tr.appendChild(td); return;
+      }
+      tr.appendChild(el("td", {}, e[c]));
+    });
+    METRICS.forEach(function (m) {
+      const v = value(e, m);
+      tr.appendChild(v === null ? el("td", {"class": "missing", title: m + " not reported"}, "—") : el("td", {"class": "num", title: String(v)}, fmt(v, m)));
+    });
+    const details = detailsText(e);
+    tr.appendChild(el("td", {"class": "details", title: details}, details));
+    tr.appendChild(el("td", {}, e.source));
+    tr.addEventListener("click", function () { select(e.id, false); });
+    return {tr: tr, front: front};
+  }
+  function drawHeader() {
+    const head = document.querySelector("#entries thead tr");
+    clear(head);
+    ["frontier"].concat(BASE_COLUMNS, METRICS, ["details", "source"]).forEach(function (c) {
       const th = el("th", {"data-column": c, title: DATA.axes[c] ? axis(c).description + " (" + better(c) + ")" : ""},
                     c + (DATA.axes[c] && axis(c).unit ? " [" + axis(c).unit + "]" : "") + (state.sort && state.sort.col === c ? (state.sort.dir > 0 ? " ▲" : " ▼") : ""));
       th.addEventListener("click", function () {
         state.sort = {col: c, dir: state.sort && state.sort.col === c ? -state.sort.dir : 1};
-        render();
+        drawHeader(); render();
       });
       head.appendChild(th);
     });
+  }
+  function drawTable(view) {
     function key(e, c) {
       if (c === "frontier") return view.frontIds.has(e.id) ? 0 : (view.lacking[e.id] ? 2 : 1);
-      if (metrics.indexOf(c) >= 0) return value(e, c);
-      if (c === "details") return Object.keys(e.details).map(function (k) { return k + "=" + e.details[k]; }).join("; ");
+      if (METRICS.indexOf(c) >= 0) return value(e, c);
+      if (c === "details") return detailsText(e);
       return String(e[c]);
     }
     const rows = view.shown.slice();
     if (state.sort) {
+      const col = state.sort.col, dir = state.sort.dir, keys = {};
+      rows.forEach(function (e) { keys[e.id] = key(e, col); });
       rows.sort(function (a, b) {
-        const ka = key(a, state.sort.col), kb = key(b, state.sort.col);
+        const ka = keys[a.id], kb = keys[b.id];
         if (ka === null && kb === null) return 0;
         if (ka === null) return 1;
         if (kb === null) return -1;
-        return (ka < kb ? -1 : ka > kb ? 1 : 0) * state.sort.dir;
+        return (ka < kb ? -1 : ka > kb ? 1 : 0) * dir;
       });
     }
+    const frag = document.createDocumentFragment();
     rows.forEach(function (e) {
-      const on = view.frontIds.has(e.id);
-      const tr = el("tr", {"data-id": e.id, "class": (on ? "on-front " : "") + (e.baseline ? "baseline " : "") + (e.read_only ? "historical " : "") + (state.selected === e.id ? "selected" : "")});
-      tr.appendChild(el("td", {title: view.lacking[e.id] ? "not in this frontier: lacks " + view.lacking[e.id].join(" and ") : ""},
-                        on ? "★" : (view.lacking[e.id] ? "lacks " + view.lacking[e.id].join(", ") : "")));
-      BASE_COLUMNS.forEach(function (c) {
-        if (c === "badge") { tr.appendChild(badgeCell(e)); return; }
-        if (c === "baseline") { tr.appendChild(el("td", {}, e.baseline ? "baseline" : "")); return; }
-        if (c === "participant") {
-          const td = el("td"); td.appendChild(el("span", {style: "color:" + color[e.participant]}, "■ ")); td.appendChild(document.createTextNode(e.participant)); tr.appendChild(td); return;
-        }
-        tr.appendChild(el("td", {}, e[c]));
-      });
-      metrics.forEach(function (m) {
-        const v = value(e, m);
-        tr.appendChild(v === null ? el("td", {"class": "missing", title: m + " not reported"}, "—") : el("td", {"class": "num", title: String(v)}, fmt(v, m)));
-      });
-      const details = Object.keys(e.details).map(function (k) { return k + "=" + e.details[k]; }).join("; ");
-      tr.appendChild(el("td", {"class": "details", title: details}, details));
-      tr.appendChild(el("td", {}, e.source));
-      tr.addEventListener("click", function () { select(e.id, false); });
-      body.appendChild(tr);
+      const r = rowCache[e.id] || (rowCache[e.id] = buildRow(e)), on = view.frontIds.has(e.id), lacks = view.lacking[e.id];
+      r.tr.className = (on ? "on-front " : "") + (e.baseline ? "baseline " : "") + (e.read_only ? "historical " : "") + (state.selected === e.id ? "selected" : "");
+      r.front.textContent = on ? "★" : (lacks ? "lacks " + lacks.join(", ") : "");
+      r.front.title = lacks ? "not in this frontier: lacks " + lacks.join(" and ") : "";
+      frag.appendChild(r.tr);
     });
+    const body = document.querySelector("#entries tbody");
+    clear(body);
+    body.appendChild(frag);
     document.getElementById("table-note").textContent = "Showing " + rows.length + " of " + entries.length +
       " entries (filters above); a dash marks a metric the entry does not report. ★: on the frontier of the chosen axes. Click a header to sort.";
   }
@@ -398,7 +420,7 @@
     document.getElementById("swap-axes").addEventListener("click", function () {
       const t = state.x; state.x = state.y; state.y = t; xs.value = state.x; ys.value = state.y; syncLog(); render();
     });
-    buildFilters(); drawTracks(); syncLog();
+    buildFilters(); drawTracks(); drawHeader(); syncLog();
     const live = entries.filter(function (e) { return !e.read_only; }).length;
     document.getElementById("summary").textContent = entries.length + " entries: " + live + " from submission bundles (" +
       entries.filter(function (e) { return e.baseline; }).length + " baselines), " + (entries.length - live) +
