@@ -67,7 +67,7 @@ class MlflowSink:
         self.study_id = study_id
         self.client = MlflowClient(tracking_uri=target.uri)
         self.experiment_id: str | None = None
-        self.parent_id: str | None = None
+        self.parent: RunState | None = None
         self.runs: dict[int, RunState] = {}  # by trial number
 
     # -- finding things -------------------------------------------------------------------------
@@ -91,11 +91,11 @@ class MlflowSink:
         else:
             self.experiment_id = experiment.experiment_id
         self.runs.clear()
-        self.parent_id = None
+        self.parent = None
         for run in self.study_runs():
             tags = run.data.tags
             if tags.get(P.ROLE) == "study":
-                self.parent_id = self.parent_id or run.info.run_id
+                self.parent = self.parent or RunState(run.info.run_id, run.info.status, dict(tags))
             elif tags.get(P.ROLE) == "trial" and tags.get(P.TRIAL, "").isdigit():
                 self.runs.setdefault(int(tags[P.TRIAL]), RunState(run.info.run_id, run.info.status, dict(tags)))
 
@@ -142,17 +142,22 @@ class MlflowSink:
             if P.artifact_exists(local):
                 self.client.log_artifact(run_id, local, folder or None)
 
-    def _ensure_parent(self, payload: Mapping[str, Any] | None = None) -> str:
-        if self.parent_id is None:
+    @property
+    def parent_id(self) -> str | None:
+        return None if self.parent is None else self.parent.run_id
+
+    def _ensure_parent(self, payload: Mapping[str, Any] | None = None) -> RunState:
+        if self.parent is None:
             if payload is None or payload.get("key") != "parent:start":
                 raise KeyError("the study's parent run was never opened")
             run = self.client.create_run(self.experiment_id, start_time=payload["start_ms"], tags=dict(payload["tags"]),
                                          run_name=payload["name"])
-            self.parent_id = run.info.run_id
-        return self.parent_id
+            self.parent = RunState(run.info.run_id, run.info.status, dict(run.data.tags))
+        return self.parent
 
     def _parent(self, payload: Mapping[str, Any]) -> None:
-        run_id = self._ensure_parent(payload)
+        parent = self._ensure_parent(payload)
+        run_id = parent.run_id
         params = dict(payload.get("params", {}))
         if params and payload.get("params_once"):
             known = self.client.get_run(run_id).data.params
@@ -168,13 +173,15 @@ class MlflowSink:
             self.client.update_run(run_id, status="RUNNING")
         elif status in P.FINAL:
             self.client.set_terminated(run_id, status, end_time=payload.get("end_ms"))
+        parent.tags.update(payload.get("tags", {}))
+        parent.status = status or parent.status
 
     def _trial(self, payload: Mapping[str, Any]) -> None:
         number = payload["number"]
         state = self.runs.get(number)
         tags = dict(payload["tags"])
         if state is None:
-            tags[P.PARENT_RUN] = self._ensure_parent()
+            tags[P.PARENT_RUN] = self._ensure_parent().run_id
             run = self.client.create_run(self.experiment_id, start_time=payload["start_ms"], tags=tags,
                                          run_name=payload["name"])
             state = RunState(run.info.run_id, run.info.status, dict(run.data.tags))
@@ -204,3 +211,28 @@ class MlflowSink:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def find_parent(target: TrackingTarget, sid: str) -> tuple[str, str] | None:
+    """``(experiment id, run id)`` of a study's parent run, or None (creates nothing)."""
+    for key, value in _ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=target.uri)
+    experiment = client.get_experiment_by_name(target.experiment)
+    if experiment is None:
+        return None
+    runs = client.search_runs([experiment.experiment_id],
+                              f"tags.`{P.STUDY_ID}` = '{sid}' and tags.`{P.ROLE}` = 'study'", max_results=1)
+    return (experiment.experiment_id, runs[0].info.run_id) if runs else None
+
+
+def compare_url(ui: str, runs: list[tuple[str, str]]) -> str:
+    """The MLflow UI page that compares the given ``(experiment id, run id)`` runs."""
+    import json
+    from urllib.parse import quote
+
+    experiments = sorted({e for e, _ in runs})
+    return (f"{ui.rstrip('/')}/#/compare-runs?runs={quote(json.dumps([r for _, r in runs]))}"
+            f"&experiments={quote(json.dumps(experiments))}")

@@ -58,6 +58,9 @@ class TrackingObserver:
         self.owner = owner_id()
         self._snapshot = records(search.study)
         self.records = {r.number: r for r in self._snapshot if r.measured and r.skip is None}
+        for seq, payload in self.outbox.pending():  # a previous run's end: this run re-opens the study
+            if payload["key"] == "parent:end":
+                self.outbox.done("parent:end", seq)
         self.outbox.put(P.parent_start(self.plan, self.study_id, self.owner))
         self._thread = threading.Thread(target=self._run, name="request-dse-tracking", daemon=True)
         self._thread.start()

@@ -57,7 +57,8 @@ def drain(sink: Any, outbox: Outbox) -> DrainResult:
     from request_dse.tracking._sink import is_connection_error
 
     result = DrainResult()
-    for seq, payload in outbox.pending():
+    # the parent run first: a resumed study's trials may wait behind its (re-)opening
+    for seq, payload in sorted(outbox.pending(), key=lambda item: (item[1]["key"] != "parent:start", item[0])):
         try:
             if sink.experiment_id is None:
                 sink.connect()
@@ -116,3 +117,41 @@ def repair(sink: Any, outbox: Outbox, records: Sequence[Any], sid: str, study: s
         outbox.put(P.trial_payload(record, sid, study, owner, rank=ranks.get(record.number)))
         queued += 1
     return queued
+
+
+def sync_study(plan: Any, target: Any, optuna_study: Any, all_records: Sequence[Any]) -> DrainResult:
+    """Send the outbox of ``plan``'s study, then repair its runs (``request-dse sync``)."""
+    from request_dse.storage import owner_id
+    from request_dse.tracking._sink import MlflowSink, is_connection_error
+
+    sid, owner = study_id(optuna_study), owner_id()
+    outbox = outbox_for(plan.work_dir)
+    names = plan.study.metric_names
+    directions = [o.direction for o in plan.study.objectives]
+    with outbox.sending() as mine:
+        if not mine:
+            return DrainResult(pending=len(outbox), error="another request-dse process is sending this outbox")
+        sink = MlflowSink(target, sid)
+        try:
+            sink.connect()
+        except Exception as exc:  # noqa: BLE001
+            if not is_connection_error(exc):
+                raise
+            return DrainResult(pending=len(outbox), error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        from request_dse.storage import owner_alive
+
+        pending = {payload["key"] for _, payload in outbox.pending()}
+        if sink.parent is None and "parent:start" not in pending:
+            outbox.put(P.parent_start(plan, sid, owner))
+        repair(sink, outbox, all_records, sid, plan.name, owner, names, directions)
+        finished = [r for r in all_records if projectable(r) and r.state != "RUNNING"]
+        outbox.put(P.pareto_update(finished, P.pareto_ranks(finished, names, directions)))
+        parent = sink.parent
+        if "parent:end" not in pending and (parent is None or (
+                parent.status == "RUNNING" and not owner_alive(parent.tags.get(P.OWNER)))):
+            from request_dse.tracking.summary import study_summary
+
+            artifacts, metrics = study_summary(plan, finished, plan.work_dir / "tracking")
+            status, reason = ("FINISHED", "done") if parent is None else ("KILLED", "the process running the study stopped")
+            outbox.put(P.parent_end(status, reason, artifacts, metrics))
+        return drain(sink, outbox)

@@ -1,0 +1,69 @@
+"""Two studies side by side: their Pareto fronts on a shared reference point, and which points
+of each the other dominates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from request_dse import pareto
+from request_dse.errors import UserError
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str
+    front: list[Any]              # TrialRecords on the study's own front
+    hypervolume: float            # on the shared reference point
+    dominated_by: dict[int, list[int]]  # trial number -> numbers of the other front's trials that dominate it
+
+
+@dataclass(frozen=True)
+class Comparison:
+    names: tuple[str, ...]
+    directions: tuple[str, ...]
+    reference: list[float]
+    a: Side
+    b: Side
+
+
+def _objectives(plan: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(o.metric for o in plan.study.objectives), tuple(o.direction for o in plan.study.objectives)
+
+
+def _points(front: Sequence[Any], names: Sequence[str]) -> np.ndarray:
+    return np.array([[r.metrics[m] for m in names] for r in front], dtype=float).reshape(-1, len(names))
+
+
+def compare(plan_a: Any, records_a: Sequence[Any], plan_b: Any, records_b: Sequence[Any]) -> Comparison:
+    """Compare two studies that optimize the same objectives."""
+    from request_dse.search import study_front
+
+    names, directions = _objectives(plan_a)
+    if _objectives(plan_b) != (names, directions):
+        raise UserError(f"studies {plan_a.name!r} and {plan_b.name!r} optimize different objectives "
+                        f"({', '.join(f'{d} {m}' for m, d in zip(names, directions))} vs "
+                        f"{', '.join(f'{d} {m}' for m, d in zip(*_objectives(plan_b)))}); they cannot share a front")
+    front_a, _, _ = study_front(plan_a, records_a)
+    front_b, _, _ = study_front(plan_b, records_b)
+    pa, pb = _points(front_a, names), _points(front_b, names)
+    ref_a, ref_b = plan_a.study.reference_point, plan_b.study.reference_point
+    if all(m in ref_a for m in names) and [ref_a[m] for m in names] == [ref_b.get(m) for m in names]:
+        reference = [float(ref_a[m]) for m in names]
+    else:
+        both = np.vstack([pa, pb]) if len(pa) + len(pb) else np.zeros((0, len(names)))
+        reference = pareto.reference_point(both, directions) if len(both) else [0.0] * len(names)
+    return Comparison(names, directions, reference,
+                      Side(plan_a.name, front_a, pareto.hypervolume(pa, directions, reference),
+                           _dominated(front_a, pa, front_b, pb, directions)),
+                      Side(plan_b.name, front_b, pareto.hypervolume(pb, directions, reference),
+                           _dominated(front_b, pb, front_a, pa, directions)))
+
+
+def _dominated(front: Sequence[Any], points: np.ndarray, other: Sequence[Any], other_points: np.ndarray,
+               directions: Sequence[str]) -> dict[int, list[int]]:
+    mine, theirs = pareto.to_minimization(points, directions), pareto.to_minimization(other_points, directions)
+    return {r.number: [o.number for o, q in zip(other, theirs) if pareto.dominates(q, p)] for r, p in zip(front, mine)}

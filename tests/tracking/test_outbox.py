@@ -1,0 +1,111 @@
+"""The outbox (durable, superseding, crash-tolerant) and the pure projection of trials."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from request_dse.errors import UserError
+from request_dse.storage import TrialRecord
+from request_dse.tracking import _projection as P
+from request_dse.tracking._settings import project_root, resolve
+from request_dse.tracking.outbox import Outbox
+
+
+def test_later_payload_supersedes_and_done_marks_only_what_was_sent(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.jsonl")
+    box.put({"key": "trial:1", "v": "running"}, {"key": "trial:2", "v": 2})
+    (seq1, first), (seq2, _) = box.pending()
+    assert first == {"key": "trial:1", "v": "running"}
+    box.put({"key": "trial:1", "v": "ok"})  # the trial finished before its start was sent
+    box.done("trial:1", seq1)  # the sender acknowledges the older payload only
+    assert [p["v"] for _, p in box.pending()] == [2, "ok"]
+    for seq, payload in box.pending():
+        box.done(payload["key"], seq)
+    assert box.pending() == [] and len(box) == 0
+    box.compact()
+    assert box.path.read_text() == ""
+
+
+def test_compact_keeps_pending_payloads(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.jsonl")
+    box.put({"key": "a"})
+    box.compact()
+    assert [p["key"] for _, p in box.pending()] == ["a"]
+
+
+def test_a_line_cut_short_by_a_crash_loses_nothing_after_it(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.jsonl")
+    box.put({"key": "a"})
+    with open(box.path, "a") as f:
+        f.write('{"put": {"key": "b", "trunc')  # killed mid-write
+    box.put({"key": "c"})
+    assert [p["key"] for _, p in box.pending()] == ["a", "c"]
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.jsonl")
+
+    def write(prefix: str) -> None:
+        for i in range(100):
+            box.put({"key": f"{prefix}{i}"})
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in "xy"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(box) == 200
+
+
+def record(number: int, status: str, **metrics: float) -> TrialRecord:
+    return TrialRecord(number, "COMPLETE", status, {"framework": "tvm", "model.width": 0.5, "tvm.opt_level": 3,
+                                                   "batch_size": 1}, f"h{number}", metrics,
+                       error="boom" if status != "ok" else "", timings={"build_start": 1000.0, "measure_end": 1002.5})
+
+
+def test_trial_payload_names_and_statuses() -> None:
+    ok = P.trial_payload(record(3, "ok", latency_p90_ms=1.5), "sid", "st", "me", rank=1)
+    assert ok["params"] == {"batch_size": "1", "framework": "tvm", "model.width": "0.5", "tvm.opt_level": "3"}
+    assert ok["metrics"]["latency_p90_ms"] == 1.5
+    assert ok["status"] == "FINISHED" and ok["start_ms"] == 1_000_000 and ok["end_ms"] == 1_002_500
+    assert ok["tags"][P.PARETO] == "true" and ok["tags"][P.PARETO_RANK] == "1" and ok["tags"][P.HASH] == "h3"
+    failed = P.trial_payload(record(4, "build_error"), "sid", "st", "me")
+    assert failed["status"] == "FAILED" and failed["tags"][P.ERROR] == "boom" and failed["tags"][P.PARETO] == "false"
+    assert P.trial_payload(record(5, "interrupted"), "sid", "st", "me")["status"] == "KILLED"
+    running = P.trial_payload(record(6, "ok"), "sid", "st", "me", running=True)
+    assert running["status"] == "RUNNING" and running["end_ms"] is None and not running["metrics"]
+    assert running["key"] == ok["key"].replace("3", "6")
+
+
+def test_pareto_ranks() -> None:
+    recs = [record(0, "ok", a=1.0, b=1.0), record(1, "ok", a=2.0, b=2.0), record(2, "ok", a=0.5, b=0.5),
+            record(3, "run_error")]
+    assert P.pareto_ranks(recs, ["a", "b"], ["maximize", "maximize"]) == {1: 1, 0: 2, 2: 3}
+
+
+def test_tracking_uri_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "proj"
+    (project / "studies" / "deep").mkdir(parents=True)
+    (project / ".git").mkdir()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    embedded = resolve(None, None, "digits", project / "studies" / "deep")
+    assert embedded.uri == f"sqlite:///{project / 'mlflow' / 'mlflow.db'}"
+    assert embedded.artifact_root == project / "mlflow" / "artifacts"
+    assert embedded.experiment == "request-dse/digits"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert resolve(None, "mine", "digits", project).uri == "http://127.0.0.1:9"
+    assert resolve("http://127.0.0.1:8", None, "digits", project).uri == "http://127.0.0.1:8"  # the study wins
+    with pytest.raises(UserError, match="file store"):
+        resolve("file:///tmp/mlruns", None, "digits", project)
+    monkeypatch.chdir(tmp_path)
+    assert project_root(tmp_path / "elsewhere") == tmp_path.resolve()
+
+
+def test_the_repository_mlflow_folder_is_not_a_package() -> None:
+    from request_dse.config import REPO_ROOT
+
+    assert (REPO_ROOT / "mlflow" / "README.md").is_file() and (REPO_ROOT / "mlflow" / "server.sh").is_file()
+    assert not (REPO_ROOT / "mlflow" / "__init__.py").exists()
