@@ -9,10 +9,11 @@ work dir: safe for several processes, and an order of magnitude cheaper per tria
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ def quiet_optuna() -> None:
 def open_storage(url: str) -> Any:
     """``journal:<file>``, ``memory`` (this process only, gone at exit), or any SQLAlchemy URL."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+    from optuna.storages.journal import JournalFileOpenLock, JournalStorage
+
+    from request_dse.journal import AtomicJournalFileBackend
 
     quiet_optuna()
     if url == "memory":
@@ -44,17 +47,44 @@ def open_storage(url: str) -> Any:
         path = Path(url[len("journal:"):])
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+            backend = AtomicJournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         except OSError as exc:
             raise UserError(f"{path}: cannot open the study's storage ({exc.strerror or exc})") from None
         return JournalStorage(backend)
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    try:
-        return optuna.storages.RDBStorage(url)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many kinds
-        raise UserError(f"storage {url!r}: cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        path = Path(url[len("sqlite:///"):])
+        # Creating the schema is not atomic in SQLite: processes opening a new file at once
+        # would race ("table studies already exists"); the first creates it, the rest wait.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _file_lock(path.with_name(path.name + ".lock")):
+                return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+        except OSError as exc:
+            raise UserError(f"{path}: cannot open the study's storage ({exc.strerror or exc})") from None
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many kinds
+            # Drivers creating the schema of a new database at once collide (PostgreSQL:
+            # "duplicate key value violates unique constraint"); the loser finds it made.
+            if type(exc).__name__ in ("IntegrityError", "ProgrammingError") and attempt < 4:
+                import time
+
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise UserError(f"storage {url!r}: cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def owner_id() -> str:

@@ -7,6 +7,7 @@ a study that measured nothing ends with exit code 3; Ctrl-C with 130.
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
@@ -37,6 +38,10 @@ COMMANDS = (
     "rpc",
     "export_table",
     "scoreboard",
+    "ui",
+    "sync",
+    "compare",
+    "cache",
 )
 
 
@@ -48,6 +53,30 @@ def _register() -> None:
 
 
 _register()
+
+
+#: A full, read-only or forbidden disk: the user's environment, not a bug of request-dse.
+_ENVIRONMENT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+_SQLITE_ERRORS = ("database or disk is full", "readonly database", "unable to open database file", "disk I/O error")
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The one-line reason when ``exc`` (or what caused it) is a full or unwritable disk."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno in _ENVIRONMENT_ERRORS:
+            return (f"{cause.filename}: " if cause.filename else "") + str(cause.strerror)
+        if type(cause).__name__ == "OperationalError":  # sqlite3's, often wrapped by SQLAlchemy and Optuna
+            text = str(cause).splitlines()[0] if str(cause) else ""
+            for known in _SQLITE_ERRORS:
+                if known in text:
+                    return f"the study's SQLite storage: {known}" + (" (No space left on device)" if "full" in known else "")
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,4 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     except NothingMeasured as exc:
         click.echo(f"request-dse: {exc}", err=True)
         code = exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - only a full or read-only disk is handled here
+        reason = _environment_error(exc)
+        if reason is None:
+            raise
+        click.echo(f"request-dse: error: {reason}; what was recorded before is kept: "
+                   "fix it and run the same command to continue", err=True)
+        code = 2
     sys.exit(code if isinstance(code, int) else 0)
