@@ -152,6 +152,10 @@ class Search:
         self.counters = counters
         self._measured = measured
 
+    def running(self) -> list[tuple[int, Candidate]]:
+        """The trials being built or measured now: (trial number, candidate)."""
+        return [(trial.number, job.candidate) for trial, job in self._in_flight.values()]
+
     @property
     def budget(self) -> int:
         return self.plan.study.trials

@@ -46,6 +46,10 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     ensure_work_dir(plan.work_dir)
     runner = make_executor(plan, executor)
     observers = [] if quiet else [Progress()]
+    if plan.study.tracking.enabled:
+        from request_dse.tracking import tracking_observer
+
+        observers.append(tracking_observer(plan))
     search = Search(plan, runner, observers, cache=ResultsCache(cache_root() / "results"))
     emitted = None
     try:
