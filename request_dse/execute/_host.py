@@ -66,6 +66,21 @@ def _signal_group(pid: int, created: float, sig: int) -> bool:
     return True
 
 
+def _wait_stopped(pids: Iterable[int], timeout_s: float = 2.0) -> None:
+    """Return once every process has actually stopped (a signal takes effect asynchronously)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE):
+                    break
+            except psutil.Error:
+                break
+            time.sleep(0.002)
+
+
 class HostCores:
     """The machine-wide registry of builds and measurements (see the module docstring)."""
 
@@ -100,7 +115,7 @@ class HostCores:
             if kind == "measuring":  # its measurement died: resume what it paused
                 for pid, created in entry.get("paused", []):
                     _signal_group(pid, created, signal.SIGCONT)
-            for stale in (path, path.with_suffix(".paused")):
+            for stale in (path, path.with_suffix(".paused"), path.with_suffix(".stopped")):
                 stale.unlink(missing_ok=True)
         return out
 
@@ -124,14 +139,22 @@ class HostCores:
         (self.root / "builds" / str(pid)).write_text(json.dumps({"pid": pid, "created": created, "cores": cores}))
 
     def remove_build(self, pid: int) -> None:
-        for path in (self.root / "builds" / str(pid), self.root / "builds" / f"{pid}.paused"):
-            path.unlink(missing_ok=True)
+        for suffix in ("", ".paused", ".stopped"):
+            (self.root / "builds" / f"{pid}{suffix}").unlink(missing_ok=True)
 
     def paused_s(self, pid: int) -> float:
+        """Seconds measurements kept this build paused, the pause going on included."""
+        total = 0.0
+        folder = self.root / "builds"
         try:
-            return sum(float(x) for x in (self.root / "builds" / f"{pid}.paused").read_text().split())
+            total += sum(float(x) for x in (folder / f"{pid}.paused").read_text().split())
         except (OSError, ValueError):
-            return 0.0
+            pass
+        try:
+            total += max(0.0, time.time() - float((folder / f"{pid}.stopped").read_text()))
+        except (OSError, ValueError):
+            pass
+        return total
 
     # -- a measurement ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -144,6 +167,9 @@ class HostCores:
             paused = [(e["pid"], e["created"]) for _, e in self._read("builds")
                       if not cores or not e["cores"] or set(cores) & set(e["cores"])]
             paused = [(pid, created) for pid, created in paused if _signal_group(pid, created, signal.SIGSTOP)]
+            _wait_stopped(pid for pid, _ in paused)
+            for pid, _ in paused:
+                (self.root / "builds" / f"{pid}.stopped").write_text(repr(time.time()))
             key.write_text(json.dumps({"pid": me, "created": _created(me) or 0.0, "cores": cores, "paused": paused}))
         finally:
             release()
@@ -157,6 +183,7 @@ class HostCores:
                     if _signal_group(pid, created, signal.SIGCONT):
                         with open(self.root / "builds" / f"{pid}.paused", "a") as f:
                             f.write(f"{held:.3f}\n")
+                    (self.root / "builds" / f"{pid}.stopped").unlink(missing_ok=True)
                 key.unlink(missing_ok=True)
 
 

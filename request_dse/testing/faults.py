@@ -5,12 +5,12 @@ to see how request-dse survives native code that misbehaves. Flags (``backends/f
 
 ``fault``  none, segfault, abort, hang, oom (grows memory until stopped), raise (a Python
            exception), exit (the worker exits), wrong_output (outputs off by one),
-           noisy (random extra latency of up to 2 ms per run)
+           noisy (random extra latency of up to 2 ms per run), slow (the stage takes 5 s longer)
 ``stage``  build or measure: which worker the fault strikes
 
 Expected statuses: segfault/abort/exit -> ``crashed``, hang -> ``build_timeout`` /
 ``run_timeout``, oom -> ``out_of_memory``, raise -> ``build_error`` / ``run_error``,
-wrong_output -> ``wrong_answer``, noisy and none -> ``ok``.
+wrong_output -> ``wrong_answer``, noisy, slow and none -> ``ok``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from request_dse.records import BuildRequest
 from request_dse.workloads._base import PreparedModel
 
 FAULT_FILE = "fault.json"
+SLOW_S = 5.0
 EXPECTED_STATUS = {
     ("segfault", "build"): "crashed", ("segfault", "measure"): "crashed",
     ("abort", "build"): "crashed", ("abort", "measure"): "crashed",
@@ -41,7 +42,8 @@ EXPECTED_STATUS = {
     ("oom", "build"): "out_of_memory", ("oom", "measure"): "out_of_memory",
     ("raise", "build"): "build_error", ("raise", "measure"): "run_error",
     ("wrong_output", "build"): "wrong_answer", ("wrong_output", "measure"): "wrong_answer",
-    ("noisy", "build"): "ok", ("noisy", "measure"): "ok", ("none", "build"): "ok", ("none", "measure"): "ok",
+    ("noisy", "build"): "ok", ("noisy", "measure"): "ok", ("slow", "build"): "ok", ("slow", "measure"): "ok",
+    ("none", "build"): "ok", ("none", "measure"): "ok",
 }
 
 
@@ -64,6 +66,8 @@ def strike(fault: str) -> None:
             hoard.append(block)
     elif fault == "raise":
         raise RuntimeError("injected fault: a Python exception")
+    elif fault == "slow":
+        time.sleep(SLOW_S)
 
 
 class FaultySession(Session):
