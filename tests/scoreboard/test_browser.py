@@ -106,6 +106,24 @@ def test_ties_and_duplicates_match_the_python_frontier(browser: Any, tmp_path: P
     assert console_problems(browser) == []
 
 
+def test_a_long_table_lists_the_frontier_first_and_everything_on_request(browser: Any, tmp_path: Path) -> None:
+    from request_dse.scoreboard.page import build_page, write_html
+
+    entries = [Entry(id=f"e{i}", participant="p", study="s", track="live", workload="w", model="m", target="t",
+                     framework="f", precision="fp32", baseline=False, badge="", source="generated",
+                     metrics={"latency_p90_ms": float(i % 37 + 1), "accuracy_top1": float((i * 7919) % 101) / 100})
+               for i in range(350)]
+    out = write_html(build_page(entries), tmp_path / "long.html")
+    open_page(browser, out)
+    rows = browser.find_elements("css selector", "#entries tbody tr")
+    front = set(compute(entries, [AXES["latency_p90_ms"], AXES["accuracy_top1"]]).front)
+    assert len(rows) == 300 and "350 of 350 entries pass the filters" in browser.find_element("id", "table-note").text
+    assert {r.get_attribute("data-id") for r in rows[:len(front)]} == front  # ranked first
+    browser.find_element("id", "show-all-rows").click()
+    assert len(browser.find_elements("css selector", "#entries tbody tr")) == 350
+    assert console_problems(browser) == []
+
+
 def test_the_page_fetches_nothing(browser: Any, historical_page: Path) -> None:
     open_page(browser, historical_page)
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0

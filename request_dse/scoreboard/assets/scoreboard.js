@@ -16,8 +16,9 @@
   const participants = unique(entries.map(function (e) { return e.participant; }));
   const color = {};
   participants.forEach(function (p, i) { color[p] = i < PALETTE.length ? PALETTE[i] : "hsl(" + ((i * 47) % 360) + ",55%,45%)"; });
+  const ROW_LIMIT = 300;  // rows laid out at once: a table of thousands takes seconds to lay out
   const METRICS = DATA.metrics.filter(function (m) { return entries.some(function (e) { return value(e, m) !== null; }); });
-  const state = {x: DATA.defaults.x, y: DATA.defaults.y, xlog: false, ylog: false, filters: {}, sort: null, selected: null};
+  const state = {x: DATA.defaults.x, y: DATA.defaults.y, xlog: false, ylog: false, filters: {}, sort: {col: "frontier", dir: 1}, selected: null, limit: ROW_LIMIT};
 
   function unique(values) { return values.filter(function (v, i) { return values.indexOf(v) === i; }); }
   function el(tag, attrs, text) {
@@ -354,7 +355,7 @@
       });
     }
     const frag = document.createDocumentFragment();
-    rows.forEach(function (e) {
+    rows.slice(0, state.limit).forEach(function (e) {
       const r = rowCache[e.id] || (rowCache[e.id] = buildRow(e)), on = view.frontIds.has(e.id), lacks = view.lacking[e.id];
       r.tr.className = (on ? "on-front " : "") + (e.baseline ? "baseline " : "") + (e.read_only ? "historical " : "") + (state.selected === e.id ? "selected" : "");
       r.front.textContent = on ? "★" : (lacks ? "lacks " + lacks.join(", ") : "");
@@ -364,8 +365,16 @@
     const body = document.querySelector("#entries tbody");
     clear(body);
     body.appendChild(frag);
-    document.getElementById("table-note").textContent = "Showing " + rows.length + " of " + entries.length +
-      " entries (filters above); a dash marks a metric the entry does not report. ★: on the frontier of the chosen axes. Click a header to sort.";
+    const note = document.getElementById("table-note");
+    clear(note);
+    note.appendChild(document.createTextNode(rows.length + " of " + entries.length + " entries pass the filters" +
+      (rows.length > state.limit ? "; the first " + state.limit + " in this order are listed " : "") +
+      ". A dash marks a metric the entry does not report; ★: on the frontier of the chosen axes. Click a header to sort. "));
+    if (rows.length > state.limit) {
+      const more = el("button", {type: "button", id: "show-all-rows"}, "list all " + rows.length);
+      more.addEventListener("click", function () { state.limit = Infinity; render(); });
+      note.appendChild(more);
+    }
   }
 
   function drawTracks() {
