@@ -67,9 +67,10 @@ def measure(target: TargetSpec, request: SessionRequest, log_path: Path | None, 
     """A measurement task: holds the target's Ray resource, and its cores on this machine."""
     from request_dse.targets import make_target
 
+    from request_dse.execute._host import HostCores
+
     device = make_target(target)
     runner = _runner(isolate, preload)
-    if not isolate:
-        return device.measure(request, runner, log_path), where()
-    with runner.host.measuring(device.measure_cores(request.threads)):
+    host = runner.host if isolate else HostCores()
+    with host.measuring(device.measure_cores(request.threads)):
         return device.measure(request, runner, log_path), where()

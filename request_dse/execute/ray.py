@@ -98,7 +98,8 @@ def describe_failure(exc: BaseException, step: str) -> tuple[str, str]:
     return "crashed", f"the {step} failed in Ray: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-def _lost_nodes(since: float, seen_alive: set[str]) -> list[str]:
+def _lost_nodes(seen_alive: set[str]) -> list[str]:
+    """Nodes that were alive when the study started and are dead now."""
     import ray
 
     return [f"{n['NodeManagerAddress']} ({n['NodeID'][:12]})" for n in ray.nodes()
@@ -177,7 +178,7 @@ class RayRuntime:
         status, message = describe_failure(exc, step)
         if status == "crashed" and "was lost" not in message:
             try:
-                lost = _lost_nodes(0.0, self._alive_nodes)
+                lost = _lost_nodes(self._alive_nodes)
             except Exception:  # noqa: BLE001
                 lost = []
             if lost:
@@ -274,7 +275,9 @@ class RayExecutor(Executor):
     def __init__(self, plan: Any, options: Mapping[str, Any] | None = None) -> None:
         import ray
 
-        opts = ray_options(plan.study.source, plan.study.executor_options if options is None else options)
+        if options is None:  # the study's options are for the ray executor only when it names it
+            options = plan.study.executor_options if plan.study.executor == "ray" else {}
+        opts = ray_options(plan.study.source, options)
         self._started, self.where = _connect(plan, opts)
         target = plan.target
         resources = ray.cluster_resources()

@@ -38,12 +38,26 @@ class RayNode:
     resources: dict[str, float]
     log: Any = None
 
+    def processes(self) -> list[int]:
+        """The node's processes: its session (Ray workers lead process groups of their own)."""
+        import psutil
+
+        out = []
+        for proc in psutil.process_iter():
+            try:
+                if os.getsid(proc.pid) == self.process.pid:
+                    out.append(proc.pid)
+            except (ProcessLookupError, PermissionError):
+                continue
+        return out
+
     def kill(self) -> None:
-        """SIGKILL the node's process group: its raylet and workers die at once (a lost machine)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """SIGKILL every process of the node at once: a lost machine."""
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.process.wait(timeout=30)
         self.close()
 
@@ -122,10 +136,11 @@ class RayCluster:
                 node.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
-            try:
-                os.killpg(node.process.pid, signal.SIGKILL)  # whatever of the node is left
-            except ProcessLookupError:
-                pass
+            for pid in node.processes():  # whatever of the node is left
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             node.close()
 
 

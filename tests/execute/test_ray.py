@@ -130,15 +130,14 @@ def test_a_crash_in_a_build_ends_the_trial_crashed(cluster: RayCluster, tmp_path
     assert expected in by_fault["segfault"].error
 
 
-def _build_child_of(node_pgid: int) -> bool:
-    """Whether a build worker whose forkserver belongs to that node's process group runs now."""
-    for proc in psutil.process_iter(["name", "cmdline"]):
+def _build_child_of(node: Any) -> bool:
+    """Whether a step worker (a forkserver's child) of that node runs now."""
+    for pid in node.processes():
         try:
-            parent = proc.parent()
-            if parent is not None and "forkserver" in " ".join(parent.cmdline()) and \
-                    os.getpgid(parent.pid) == node_pgid and os.getpgid(proc.pid) == proc.pid:
+            parent = psutil.Process(pid).parent()
+            if parent is not None and "forkserver" in " ".join(parent.cmdline()):
                 return True
-        except (psutil.Error, ProcessLookupError):
+        except psutil.Error:
             continue
     return False
 
@@ -156,7 +155,7 @@ def test_a_lost_node_fails_its_trials_and_the_study_goes_on(cluster: RayCluster,
     thread.start()
     try:
         deadline = time.monotonic() + 180
-        while not _build_child_of(node.process.pid):
+        while not _build_child_of(node):
             assert time.monotonic() < deadline, "no build ever ran on node c"
             assert thread.is_alive()
             time.sleep(0.1)
