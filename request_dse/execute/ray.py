@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from request_dse.config import BuildConfig
+from request_dse.config import BuildConfig, TargetSpec
 from request_dse.errors import ConfigError, UserError
 from request_dse.execute._base import Activity, Executor, TrialJob
 from request_dse.records import BuildRequest, BuildResult, MeasureResult, SessionRequest, TrialResult
@@ -109,11 +109,12 @@ def _lost_nodes(seen_alive: set[str]) -> list[str]:
 class RayRuntime:
     """The :class:`~request_dse.trial.Runtime` whose steps are Ray tasks (used from driver threads)."""
 
-    def __init__(self, options: Mapping[str, Any], preload: tuple[str, ...]) -> None:
+    def __init__(self, options: Mapping[str, Any], preload: tuple[str, ...], target: TargetSpec) -> None:
         import ray
 
         from request_dse.execute import _ray_tasks
 
+        self.target = target  # build tasks keep off the cores this target measures on
         self.isolate = bool(options.get("isolate", True))
         self.preload = preload
         self._build = ray.remote(_ray_tasks.build).options(num_cpus=options.get("build_cpus", 1), max_retries=0,
@@ -187,9 +188,8 @@ class RayRuntime:
 
     # -- the steps -------------------------------------------------------------------------------
     def build(self, request: BuildRequest, config: BuildConfig, log_path: Path | None) -> BuildResult:
-        target = self._target_spec
         started = time.monotonic()
-        ref = self._build.remote(request, config, log_path, target, self.isolate, self.preload)
+        ref = self._build.remote(request, config, log_path, self.target, self.isolate, self.preload)
         deadline = None if self.isolate else started + config.timeout_s
         try:
             result, where = self._await(ref, "build", deadline=deadline)
@@ -218,8 +218,6 @@ class RayRuntime:
             return MeasureResult(status, error=message, wall_s=time.monotonic() - started)
         self._where.measure = where
         return result
-
-    _target_spec: Any = None
 
     def take_where(self) -> dict[str, str]:
         """Where this thread's last build and measurement ran (and forget it)."""
@@ -286,8 +284,7 @@ class RayExecutor(Executor):
             raise UserError(f"no node of {self.where} advertises {target.resource!r}, so target {target.name!r} "
                             f"cannot be measured: start the node that owns it with `ray start --address=<head> "
                             f"--resources='{{\"{target.resource}\": 1}}'` (docs/multi-node.md)")
-        self.runtime = RayRuntime(opts, plan.preload())
-        self.runtime._target_spec = plan.target_spec
+        self.runtime = RayRuntime(opts, plan.preload(), plan.target_spec)
         builds = int(resources.get("CPU", 1) // opts.get("build_cpus", 1)) or 1
         self._capacity = int(opts.get("max_in_flight") or builds + int(resources.get(target.resource, 1)))
         self._done: queue.Queue[tuple[TrialJob, TrialResult]] = queue.Queue()

@@ -195,3 +195,5 @@ def test_ray_measures_the_same_candidates_as_local(cluster: RayCluster, tmp_path
         assert ray_rec.status == local.status == "ok"
         assert ray_rec.metrics["accuracy_top1"] == local.metrics["accuracy_top1"]
         assert ray_rec.info["ray_measure_node"]
+    spans = sorted((r.timings["build_start"], r.timings["measure_end"]) for r in results["ray"].values())
+    assert any(b0 < a1 for (_, a1), (b0, _) in zip(spans, spans[1:])), "never two trials in flight at once"
