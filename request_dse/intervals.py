@@ -3,7 +3,8 @@
 * latency percentiles (p50/p90/p99): distribution-free confidence interval of the quantile
   from order statistics of the pooled samples, widened to cover the same percentile of every
   session (a process can land in a slow mode that no number of runs inside it reveals);
-* mean latency: normal interval of the mean, widened to cover every session's mean;
+* mean latency: normal interval of the mean over the samples, widened to the t interval over
+  the sessions' means (sessions are the independent units) and to every session's mean;
 * throughput, energy and cost follow the mean latency they are computed from;
 * accuracy is exact: the same artifact on the same data gives the same answer.
 
@@ -70,9 +71,12 @@ def latency_intervals(sessions_ns: Sequence[np.ndarray], metrics: Mapping[str, f
     mean = float(ms.mean())
     half = Z95 * (float(ms.std(ddof=1)) if len(ms) > 1 else 0.0) / math.sqrt(len(ms))
     lo, hi = mean - half, mean + half
-    if many:
-        means = [float(s.mean()) for s in per_session]
-        lo, hi = min(lo, *means), max(hi, *means)
+    if many:  # sessions are the independent units: samples within one share its load and its mode
+        from scipy.stats import t
+
+        means = np.array([float(s.mean()) for s in per_session])
+        half_sessions = float(t.ppf(0.975, len(means) - 1)) * float(means.std(ddof=1)) / math.sqrt(len(means))
+        lo, hi = min(lo, mean - half_sessions, *means), max(hi, mean + half_sessions, *means)
     lo, hi = max(lo, float(ms[0])), min(hi, float(ms[-1]))  # a mean lies between the extremes
     if "latency_mean_ms" in metrics:
         out["latency_mean_ms"] = (lo, hi, f"95% normal CI of the mean over {len(ms)} samples"

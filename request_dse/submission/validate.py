@@ -6,8 +6,10 @@ Order (nothing of the bundle is loaded before its checksums and schema pass):
    ``checksums.sha256`` and matching it, nothing unlisted, ``submission.json`` and
    ``system.json`` valid against the schema. Otherwise it is rejected (exit code 2).
 2. **functional** -- the artifact loads and runs on the target *in a child process*, and
-   produces the declared outputs: their shape, and values within the bundle's tolerance of
-   ``data/reference.npy`` on the check inputs; accuracy is computed on ``data/inputs.npz``.
+   produces the declared outputs: their shape, and values within tolerance of the reference on
+   the check inputs. For a zoo workload the validator uses the workload's own held-out split,
+   reference and tolerance (and checks that the bundled inputs are that split); otherwise the
+   bundle's ``data/`` and declared tolerance.
 3. **reproduced** -- every compared metric holds: accuracy exactly (same artifact, same data),
    artifact size exactly, latency-derived metrics (percentiles, mean, throughput, energy, cost)
    no worse than the recorded figure beyond the larger of its recorded 95% interval and a
@@ -129,8 +131,12 @@ def _target_spec(name: str) -> Any:
     return load_target(path, option_specs(), expected_name=path.stem)
 
 
-def same_data(bundle: Bundle) -> tuple[bool | None, str]:
-    """Whether the bundled inputs are the workload's own held-out split (zoo workloads only)."""
+def workload_data(bundle: Bundle) -> tuple[bool | None, str, Any]:
+    """The workload's own data and reference for this candidate (zoo workloads): whether the
+    bundled inputs equal them, why, and the workload's prepared model (None when unavailable).
+
+    A bundle's own ``data/reference.npy`` and tolerance are claims like any other; with the
+    workload at hand the validator checks outputs against its own reference and tolerance."""
     from request_dse.config import WorkloadRef
     from request_dse.plan import cache_root
     from request_dse.space import Candidate
@@ -138,17 +144,17 @@ def same_data(bundle: Bundle) -> tuple[bool | None, str]:
 
     name = bundle.workload
     if name not in ZOO:
-        return None, f"workload {name!r} is not in this installation's zoo: the bundled data is used as is"
+        return None, f"workload {name!r} is not in this installation's zoo: the bundled data and reference are used", None
     try:
-        prepared = get_workload(WorkloadRef(name)).prepare(Candidate.of(dict(bundle.submission["candidate"])),
-                                                           cache_root() / "prepared")
-        with np.load(prepared.data_path) as ours, np.load(bundle.path("inputs")) as theirs:
+        own = get_workload(WorkloadRef(name)).prepare(Candidate.of(dict(bundle.submission["candidate"])),
+                                                      cache_root() / "prepared")
+        with np.load(own.data_path) as ours, np.load(bundle.path("inputs")) as theirs:
             for key in ("x_eval", "y_eval", "x_check"):
                 if key in ours.files and (key not in theirs.files or not np.array_equal(ours[key], theirs[key])):
-                    return False, f"data/inputs.npz: {key} differs from workload {name}'s own held-out split"
+                    return False, f"data/inputs.npz: {key} differs from workload {name}'s own held-out split", own
     except Exception as exc:  # noqa: BLE001 - an odd candidate in someone's bundle
-        return None, f"could not prepare workload {name} for this candidate ({type(exc).__name__}: {exc})"
-    return True, f"data/inputs.npz is workload {name}'s held-out split"
+        return None, f"could not prepare workload {name} for this candidate ({type(exc).__name__}: {exc})", None
+    return True, f"data/inputs.npz is workload {name}'s held-out split; outputs checked against its own reference", own
 
 
 def _band(recorded: float, low: float, high: float, tolerance: float) -> tuple[float, float]:
@@ -183,8 +189,10 @@ def compare(doc: Mapping[str, Any], measured: Mapping[str, float], tolerance: fl
     return checks, other
 
 
-def run_bundle(bundle: Bundle, spec: Any, echo: Callable[[str], None]) -> tuple[Any, Any, list[str], str]:
-    """Run the bundle's artifact on the target in child processes: (measure result, prepared, notes, log)."""
+def run_bundle(bundle: Bundle, spec: Any, echo: Callable[[str], None],
+               own: Any = None) -> tuple[Any, Any, list[str], str]:
+    """Run the bundle's artifact on the target in child processes: (measure result, prepared, notes, log).
+    ``own``: the workload's prepared model, whose data, reference and tolerance then replace the bundle's."""
     from request_dse.backends import BACKENDS, get_backend
     from request_dse.execute._process import ProcessRunner
     from request_dse.records import MeasureResult, SessionRequest
@@ -200,6 +208,9 @@ def run_bundle(bundle: Bundle, spec: Any, echo: Callable[[str], None]) -> tuple[
     if reason:
         return MeasureResult("run_error", error=f"backend {backend_name} unavailable: {reason}"), None, notes, ""
     prepared = _prepared(bundle)
+    if own is not None:
+        prepared = dataclasses.replace(prepared, data_path=own.data_path, reference_path=own.reference_path,
+                                       tolerance=own.tolerance)
     target = make_target(spec)
     request = SessionRequest(backend_name, bundle.path("artifact"), prepared, int(doc["target"]["batch_size"]),
                              int(doc["target"]["threads"]), protocol, score=True)
@@ -275,7 +286,9 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
                                two_sided: bool, echo: Callable[[str], None]) -> None:
     spec = _target_spec(target or bundle.target)
     verdict.info["target"] = spec.name
-    result, prepared, notes, log_tail = run_bundle(bundle, spec, echo)
+    data_ok, data_note, own = workload_data(bundle)
+    verdict.info["data"] = data_note
+    result, prepared, notes, log_tail = run_bundle(bundle, spec, echo, own)
     if notes:
         verdict.info["protocol_notes"] = notes
     if result.status != "ok":
@@ -291,10 +304,9 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
         return
     verdict.badges.append("functional")
     verdict.status = "functional"
-    echo("functional (ran in child processes; outputs match the bundled reference)")
+    echo("functional (ran in child processes; outputs match the " + ("workload's" if own is not None else "bundled")
+         + " reference)")
     checks, other = compare(bundle.submission, measured, tolerance, two_sided)
-    data_ok, data_note = same_data(bundle)
-    verdict.info["data"] = data_note
     if data_ok is False:
         checks.append(Check("data", 1.0, 0.0, 1.0, 1.0, False, data_note))
     verdict.checks, verdict.not_compared = checks, other

@@ -95,3 +95,28 @@ def test_export_reuses_the_confirmations_and_packs_archives(tuned, tmp_path: Pat
         a, b = read_bundle(path), read_bundle(path.with_name(path.name + ".tar.gz"))
         assert a.id == b.id and a.metrics == b.metrics and a.digest == b.digest
         assert a.metrics == read_bundle(bundles[[p.name for p in bundles].index(path.name)]).metrics
+
+
+def test_a_bundle_scored_on_its_own_easier_data_is_not_reproduced(bundle_copy) -> None:  # type: ignore[no-untyped-def]
+    """Labels rewritten to the model's own predictions (100% 'accuracy'), checksums regenerated:
+    the validator scores on the workload's own split and catches both the data and the claim."""
+    import numpy as np
+
+    from request_dse.submission.checksums import write_checksums
+
+    root = bundle_copy()
+    predictions = json.loads((root / "measurements" / "accuracy.json").read_text())["predictions"]
+    with np.load(root / "data" / "inputs.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["y_eval"] = np.array([p[0] for p in predictions], dtype=arrays["y_eval"].dtype)
+    with open(root / "data" / "inputs.npz", "wb") as f:
+        np.savez(f, **arrays)
+    doc = json.loads((root / "submission.json").read_text())
+    doc["metrics"]["accuracy_top1"].update(value=1.0, low=1.0, high=1.0)
+    (root / "submission.json").write_text(json.dumps(doc))
+    write_checksums(root)
+    result = run_cli("validate", root, "--tolerance", "10")
+    assert result.code == 1, result
+    assert "not reproduced: accuracy_top1" in result.out and "data" in result.out.split("not reproduced:")[1]
+    verdict = json.loads((root / "validation.json").read_text())
+    assert "y_eval differs from workload digits's own held-out split" in verdict["info"]["data"]
