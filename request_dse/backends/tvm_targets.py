@@ -76,7 +76,10 @@ def export(executable: Any, path: Path, build_info: Mapping[str, Any]) -> None:
     """Link the library, with the device's cross compiler where the target names one."""
     compiler = build_info.get("cross_compiler")
     if compiler:
-        from tvm.contrib import cc
+        try:
+            from tvm.support import cc  # TVM 0.27
+        except ImportError:
+            from tvm.contrib import cc  # type: ignore[no-redef]  # earlier releases
 
         executable.export_library(str(path), fcompile=cc.cross_compiler(str(compiler)))
     else:

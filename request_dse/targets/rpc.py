@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from request_dse.config._schema import Choice, Ctx, Custom, Field, Float, ListOf, MapOf, Record, Scalar, Str
+from request_dse.config._schema import Choice, Ctx, Custom, Field, Float, ListOf, MapOf, Record, Str
 from request_dse.targets._base import Target
 from request_dse.targets._tracker import Endpoint, parse_endpoint, probe, tracker_problem
 
@@ -61,7 +61,6 @@ _FIELDS = Record({
     "cross_compiler": Field(Str(), None),
     "cpu_features": Field(ListOf(Str(), unique=True), list),
     "session_timeout_s": Field(Float(low=0, low_exclusive=True), 600.0),
-    "system": Field(MapOf(Scalar()), dict),
 })
 
 
@@ -142,7 +141,7 @@ class RpcTarget(Target):
         conn = self.connection
         detected = {"system_name": f"{self.name} (TVM RPC, {conn.describe()})", "system_type": "edge",
                     "number_of_nodes": 1, "accelerators_per_node": 1 if conn.device != "cpu" else 0}
-        return {**detected, **dict(self.spec.options.get("system") or {}), **self.spec.system}
+        return {**detected, **self.spec.system}
 
     def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
         import dataclasses

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from request_dse.targets._tracker import Endpoint, servers_for, tracker_summary
+from request_dse.targets._tracker import Endpoint, probe, servers_for, tracker_summary
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -25,12 +25,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class RpcCluster:
-    """A tracker and ``servers`` servers registered under ``key``, on loopback."""
+    """A tracker and ``servers`` servers registered under ``key``, on loopback; with
+    ``direct=True`` also one server without a tracker, at :attr:`direct`."""
 
     def __init__(self, key: str = "loopback", servers: int = 1, log_dir: Path | None = None,
-                 start_timeout_s: float = 120.0) -> None:
+                 start_timeout_s: float = 120.0, direct: bool = False) -> None:
         self.key = key
         self.n_servers = servers
+        self.direct = Endpoint("127.0.0.1", free_port()) if direct else None
         self.log_dir = log_dir
         self.start_timeout_s = start_timeout_s
         self.tracker = Endpoint("127.0.0.1", free_port())
@@ -52,6 +54,8 @@ class RpcCluster:
         for i in range(self.n_servers):
             self.servers.append(self._start(f"server{i}", "server", "--tracker", str(self.tracker), "--key", self.key,
                                             "--port", str(free_port())))
+        if self.direct is not None:
+            self.servers.append(self._start("direct", "server", "--key", self.key, "--port", str(self.direct.port)))
         self.wait_for_servers(self.n_servers)
         return self
 
@@ -64,7 +68,7 @@ class RpcCluster:
 
     def wait_for_servers(self, n: int) -> None:
         deadline = time.monotonic() + self.start_timeout_s
-        while self.registered()[0] != n:
+        while self.registered()[0] != n or (self.direct is not None and probe(self.direct, 1.0) is not None):
             dead = [p.args for p in self.processes if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 self.stop()
