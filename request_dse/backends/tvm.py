@@ -121,9 +121,11 @@ class TvmBackend(Backend):
     def unavailable(self, target: TargetSpec) -> str | None:
         if self.version() is None:
             return "apache-tvm is not installed"
-        if target.kind not in ("local_cpu", "replay"):
-            return f"this release builds for local CPU targets (target kind {target.kind!r})"
-        return None
+        from request_dse.backends.tvm_targets import KINDS, cuda_problem
+
+        if target.kind not in KINDS:
+            return f"builds for target kinds {', '.join(KINDS)} (not {target.kind!r})"
+        return cuda_problem() if target.kind == "cuda" else None
 
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
         import tvm
@@ -133,15 +135,18 @@ class TvmBackend(Backend):
         options = groups.get("pipeline_option", {})
         context = dict(groups.get("pass_context", {}))
         opt_level = int(context.pop("opt_level", 3))
-        target_dict = llvm_target(groups.get("target_attr", {}), request.threads)
-        target = tvm.target.Target(target_dict)
+        from request_dse.backends import tvm_targets
+
+        target_dict = tvm_targets.target_dict(request.target, groups.get("target_attr", {}), request.threads)
+        target = tvm_targets.make_target(target_dict)
         mod = import_onnx(prepared, request.batch_size)
-        pipeline = relax_pipeline(target, fuse=bool(options.get("fuse", True)), layout=str(options.get("layout", "NCHW")))
+        make_pipeline = tvm_targets.gpu_pipeline if tvm_targets.is_gpu(target_dict) else relax_pipeline
+        pipeline = make_pipeline(target, fuse=bool(options.get("fuse", True)), layout=str(options.get("layout", "NCHW")))
         with tvm.transform.PassContext(opt_level=opt_level, config=context):
             executable = relax.build(mod, target=target, relax_pipeline=pipeline)
         out = request.out_dir
         out.mkdir(parents=True, exist_ok=True)
-        executable.export_library(str(out / LIBRARY))
+        tvm_targets.export(executable, out / LIBRARY, request.target)
         env = {str(k): str(v) for k, v in groups.get("runtime_env", {}).items()}
         write_meta(out, backend=self.name, version=tvm.__version__, input_name=prepared.input_name,
                    target=target_dict, opt_level=opt_level, pass_config=context, pipeline=options, runtime_env=env,
