@@ -94,7 +94,8 @@ def describe_failure(exc: BaseException, step: str) -> tuple[str, str]:
                            f"process was killed)")
     if isinstance(exc, rex.RayTaskError):
         cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-        return "crashed", f"internal error in the {step} task: {type(cause).__name__}: {str(cause).splitlines()[-1:]}"
+        last = (str(cause).strip().splitlines() or [""])[-1]
+        return "crashed", f"internal error in the {step} task: {type(cause).__name__}: {last}"
     return "crashed", f"the {step} failed in Ray: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
