@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 
 def test_ray_failures_as_statuses() -> None:
-    rex = pytest.importorskip("ray.exceptions")
+    import ray.exceptions as rex
+
     from request_dse.execute.ray import describe_failure
 
     died = rex.NodeDiedError("Task failed because the node it was running on is dead or unavailable. "
