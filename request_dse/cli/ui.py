@@ -35,18 +35,31 @@ def command(study: Path | None, port: int, host: str) -> int:
             return 0
     else:
         target = embedded_target(project_root(), "")
-    assert target.artifact_root is not None
-    target.artifact_root.mkdir(parents=True, exist_ok=True)
+    artifacts = target.artifact_root or Path("mlflow") / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
     exe = Path(sys.executable).with_name("mlflow")
     cmd = [str(exe) if exe.exists() else "mlflow", "ui", "--backend-store-uri", target.uri,
-           "--default-artifact-root", target.artifact_root.as_uri(), "--host", host, "--port", str(port),
+           "--default-artifact-root", artifacts.resolve().as_uri(), "--host", host, "--port", str(port),
            "--workers", "1"]
     env = dict(os.environ)
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # the UI needs no job runner
     url = f"http://{host}:{port}"
+    if not _is_loopback(host):
+        click.echo(f"request-dse: warning: the MLflow UI listens on {host}:{port}: anyone who can reach that port "
+                   "can read and change every experiment, run and artifact of this store; bind 127.0.0.1 and "
+                   "use an SSH tunnel, or put it behind an authenticating proxy", err=True)
     click.echo(f"MLflow UI for {target.uri}: {url}  (Ctrl-C to stop)", err=False)
     sys.stdout.flush()
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -64,6 +64,7 @@ class TrackingObserver:
         self.outbox.put(P.parent_start(self.plan, self.study_id, self.owner))
         self._thread = threading.Thread(target=self._run, name="request-dse-tracking", daemon=True)
         self._thread.start()
+        self._wake.set()  # open the parent run and repair stale runs now, not at the first trial
         self.callback_s += time.perf_counter() - t0
 
     def on_tick(self, search: Search) -> None:

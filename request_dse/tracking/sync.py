@@ -102,14 +102,16 @@ def repair(sink: Any, outbox: Outbox, records: Sequence[Any], sid: str, study: s
     """Queue a payload for every trial whose run is missing or stale; returns how many."""
     import dataclasses
 
-    pending = {payload["key"] for _, payload in outbox.pending()}
+    pending = {payload["key"]: payload.get("status") for _, payload in outbox.pending()}
     ranks = P.pareto_ranks([r for r in records if r.state != "RUNNING"], names, directions)
     queued = 0
     for record in records:
         status = projectable(record)
-        if status is None or P.trial_key(record.number) in pending:
+        if status is None:
             continue
-        if sink.status_of(record.number) == P.run_status(status):
+        wanted = P.run_status(status)
+        # a waiting payload may be stale too: a killed process's "trial started" for a trial since interrupted
+        if pending.get(P.trial_key(record.number), sink.status_of(record.number)) == wanted:
             continue
         if status != record.status:
             record = dataclasses.replace(record, status=status,
