@@ -128,21 +128,21 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, hypervolume: float | None,
                  trials_measured: int) -> list[Path]:
+    _check_replaceable(out)
     staging = out.with_name(f".{out.name}.new")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     written: list[str] = []
-    target_version = {}
+    systems: dict[str, dict[str, Any]] = {}
     try:
         for point in points:
             entry = entry_for(plan, point, ids, out / bundle_name(point), hypervolume=hypervolume,
                               trials_measured=trials_measured)
-            key = entry.backend
-            if key not in target_version:
-                target_version[key] = system.describe(entry.target_system, entry.backend, entry.backend_version,
-                                                      versions=sysinfo.versions())
-            write_bundle(entry, staging / bundle_name(point), target_version[key])
+            if entry.backend not in systems:
+                systems[entry.backend] = system.describe(entry.target_system, entry.backend, entry.backend_version,
+                                                         versions=sysinfo.versions())
+            write_bundle(entry, staging / bundle_name(point), systems[entry.backend])
             written.append(bundle_name(point))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -155,6 +155,22 @@ def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, 
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
     return [out / name for name in written]
+
+
+def _check_replaceable(out: Path) -> None:
+    """Emission replaces ``out`` as a whole: only when it holds nothing but bundles."""
+    from request_dse.errors import UserError
+    from request_dse.submission.archive import is_archive
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserError(f"{out}: not a folder; bundles go into a folder of their own")
+    for child in out.iterdir():
+        bundle = child.is_dir() and (child / "submission.json").exists()
+        if not (bundle or is_archive(child) or child.name.endswith(".validation.json")):
+            raise UserError(f"{out}: holds {child.name!r}, which is not a bundle; emission replaces the whole "
+                            "folder, so give an empty or new one")
 
 
 def emit_records(plan: Plan, study: Any, all_records: Sequence[Any], *, executor: Any = None, confirm: bool | None = None,

@@ -120,3 +120,11 @@ def test_a_bundle_scored_on_its_own_easier_data_is_not_reproduced(bundle_copy) -
     assert "not reproduced: accuracy_top1" in result.out and "data" in result.out.split("not reproduced:")[1]
     verdict = json.loads((root / "validation.json").read_text())
     assert "y_eval differs from workload digits's own held-out split" in verdict["info"]["data"]
+
+
+def test_export_never_replaces_a_folder_of_other_files(tuned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    study, _, _ = tuned
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run_cli("export", study, "--out", tmp_path)
+    assert result.code == 2 and "holds 'notes.txt', which is not a bundle" in result.err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
