@@ -235,6 +235,7 @@
                   (state.selected === p.e.id ? " selected" : "");
       const node = svgEl("path", {d: shape(p.e, sx(p.vx), sy(p.vy), on ? 5.5 : 4.5), "class": cls, fill: color[p.e.participant],
                                   "data-id": p.e.id, "data-participant": p.e.participant});
+      node.style.setProperty("--c", color[p.e.participant]);  // baselines: hollow, outlined in this colour
       node.appendChild(svgEl("title", {}, p.e.participant + (p.e.baseline ? " (baseline)" : "") + " — " + p.e.model + ", " +
         p.e.framework + ", " + p.e.target + "\n" + state.x + " = " + fmt(p.vx, state.x) + "\n" + state.y + " = " + fmt(p.vy, state.y) +
         (on ? "\non the frontier" : "")));
