@@ -19,5 +19,10 @@ WORKERS=${WORKERS:-2}
 MLFLOW=${MLFLOW:-mlflow}
 if [ -x "$here/../.venv/bin/mlflow" ] && [ "$MLFLOW" = mlflow ]; then MLFLOW="$here/../.venv/bin/mlflow"; fi
 echo "MLflow tracking server: http://$HOST:$PORT (store $BACKEND, artifacts $ARTIFACTS)"
+case "$HOST" in
+  127.*|localhost|::1) ;;
+  *) echo "warning: listening on $HOST: anyone who can reach port $PORT can read and change every" \
+          "experiment, run and artifact; firewall it or put it behind an authenticating proxy" >&2 ;;
+esac
 exec "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \
     --backend-store-uri "$BACKEND" --artifacts-destination "$ARTIFACTS" "$@"
