@@ -109,9 +109,17 @@ def test_a_dead_measurement_releases_what_it_paused(runner: HostRunner) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
-def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, write_study: Any,
-                                                            threads: int) -> None:
-    """Medians with busy builds on the machine equal medians alone, within the reported CV."""
+@pytest.mark.parametrize("kind", ["ray", "local"])
+def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, write_study: Any, threads: int,
+                                                            kind: str) -> None:
+    """Medians with busy builds on the machine equal medians alone, within the reported CV.
+
+    ``ray``: builds and measurement in unrelated workers, agreeing through the machine registry;
+    ``local``: the local executor's runtime (one process runs both and pauses its own builds).
+    """
+    from request_dse.execute.local import LocalRuntime
+    from request_dse.measure import latency_stats
+
     if threads > len(ALL):
         pytest.skip(f"needs {threads} cores")
     plan = load_plan(write_study("noload", measure={"warmup_runs": 20, "min_runs": 400, "min_time_s": 0.3,
@@ -122,13 +130,14 @@ def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, 
     target = plan.target
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
                                   threads=threads, score=False)
-    cores = target.measure_cores(threads)
+    local = LocalRuntime(runner, 2, target.build_cores())
 
     def measure() -> dict[str, float]:
-        from request_dse.measure import latency_stats
-
-        with runner.host.measuring(cores):
-            result = target.measure(request, runner, None)
+        if kind == "local":
+            result = local.measure(target, request)
+        else:
+            with runner.host.measuring(target.measure_cores(threads)):
+                result = target.measure(request, runner, None)
         assert result.status == "ok", result.error
         return latency_stats(result.sessions, 1)
 
