@@ -57,3 +57,5 @@ def test_ui_serves_the_embedded_store_on_localhost(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -17,6 +17,9 @@ from request_dse.tracking.sync import outbox_for
 
 from ._helpers import fault_study, one_run_each, projected_trials, run_study, study_runs
 
+#: Each test runs studies against a real server, some stop and restart it: tens of seconds each.
+pytestmark = pytest.mark.slow
+
 
 def test_every_trial_has_one_run_with_its_params_metrics_tags_and_status(server, write_study) -> None:  # type: ignore[no-untyped-def]
     path = write_study("proj", **fault_study("proj", server.url))
