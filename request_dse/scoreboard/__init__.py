@@ -42,7 +42,7 @@ class Scoreboard:
         participants = len({e.participant for e in entries})
         excluded = len(self.frontier.excluded)
         lines = [f"scoreboard: {len(entries)} entries ({len(live)} from bundles, {baselines} of them baselines; "
-                 f"{len(entries) - len(live)} historical), {participants} participant{"s" if participants != 1 else ""} -> {self.output}",
+                 f"{len(entries) - len(live)} historical), {participants} participant{'s' if participants != 1 else ''} -> {self.output}",
                  f"opening axes {self.page.x} x {self.page.y}: {len(self.frontier.front)} on the frontier, "
                  f"{excluded} without both axes (kept in the table)"]
         if self.rejected:
