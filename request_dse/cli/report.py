@@ -23,11 +23,21 @@ def command(study: Path, as_json: bool, include_skipped: bool) -> int:
     from request_dse.report import build_report, render_text
     from request_dse.storage import load_existing, records
 
+    from request_dse.submission.emit import confirmed_report, confirmed_table
+
     plan = load_plan(study)
-    all_records = records(load_existing(plan.storage_url, plan.name))
+    optuna_study = load_existing(plan.storage_url, plan.name)
+    all_records = records(optuna_study)
     report = build_report(plan, all_records, include_skipped=include_skipped)
+    confirmed, rows = confirmed_report(plan, optuna_study, all_records)
+    if rows:
+        report["confirmed"] = rows
     if as_json:
         click.echo(json.dumps(report, indent=1, default=str))
     else:
         click.echo(render_text(plan, all_records))
+        if confirmed is not None and confirmed.front:
+            click.echo(f"\nConfirmed Pareto set ({len(confirmed.front)} entries; 95% intervals; ties: intervals "
+                       "overlap):")
+            click.echo(confirmed_table(plan, confirmed))
     return 0 if report["pareto"] else 3

@@ -221,3 +221,20 @@ def finish_study(plan: Plan, study: Any, executor: Any, *, echo: Callable[[str],
     for rec, why in outcome.dropped:
         echo(f"trial {rec.number} left the front: {why}")
     return outcome, paths
+
+
+def confirmed_report(plan: Plan, study: Any, all_records: Sequence[Any]) -> tuple[ConfirmOutcome | None, list[dict[str, Any]]]:
+    """The front on the confirmations stored in the study (nothing is measured); (None, []) when the
+    study has none yet."""
+    from request_dse.confirm import ConfirmPhase, stored
+
+    if not plan.study.confirm.enabled or not stored(study):
+        return None, []
+    outcome = ConfirmPhase(plan, study, None).run(all_records)
+    names = plan.study.metric_names
+    rows = [{"number": p.record.number, "confirmed": p.confirmed, "rank": p.rank,
+             "metrics": {n: p.metrics[n] for n in names},
+             "intervals": {n: list(p.intervals[n][:2]) for n in names if n in p.intervals},
+             "ties": list(p.ties), "dominated_within_noise_by": list(p.dominated_within_noise_by)}
+            for p in sorted(outcome.front, key=lambda p: p.record.number)]
+    return outcome, rows

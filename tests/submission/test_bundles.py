@@ -128,3 +128,13 @@ def test_export_never_replaces_a_folder_of_other_files(tuned, tmp_path: Path) ->
     result = run_cli("export", study, "--out", tmp_path)
     assert result.code == 2 and "holds 'notes.txt', which is not a bundle" in result.err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_report_shows_the_confirmed_figures(tuned) -> None:  # type: ignore[no-untyped-def]
+    study, _, bundles = tuned
+    text = run_cli("report", study)
+    assert text.code == 0 and "Confirmed Pareto set" in text.out
+    report = json.loads(run_cli("report", study, "--json").out)
+    confirmed = {row["number"]: row for row in report["confirmed"]}
+    assert set(confirmed) == {json.loads((b / "submission.json").read_text())["study"]["trial"] for b in bundles}
+    assert all(row["confirmed"] and row["rank"] == 1 for row in confirmed.values())
