@@ -38,6 +38,8 @@ def nondominated(points_min: np.ndarray) -> np.ndarray:
 def ranks(points_min: np.ndarray) -> np.ndarray:
     """Non-dominated sorting: 1 for the front, 2 for the front of the rest, ..."""
     pts = np.asarray(points_min, dtype=float)
+    if pts.ndim == 2 and pts.shape[1] == 2:
+        return _ranks_2d(pts)
     out = np.zeros(len(pts), dtype=int)
     remaining = np.arange(len(pts))
     rank = 1
@@ -46,6 +48,24 @@ def ranks(points_min: np.ndarray) -> np.ndarray:
         out[remaining[mask]] = rank
         remaining = remaining[~mask]
         rank += 1
+    return out
+
+
+def _ranks_2d(pts: np.ndarray) -> np.ndarray:
+    """Two objectives in O(n log n): in (f1, f2) order, a point joins the first front whose last
+    point does not dominate it (those last points are sorted, so a binary search finds it)."""
+    import bisect
+
+    out = np.zeros(len(pts), dtype=int)
+    lasts: list[tuple[float, float]] = []   # per front: (f2, f1) of the point added last
+    for i in np.lexsort((pts[:, 1], pts[:, 0])):
+        key = (float(pts[i, 1]), float(pts[i, 0]))
+        k = bisect.bisect_left(lasts, key)   # the first front whose last point is not below it
+        if k == len(lasts):
+            lasts.append(key)
+        else:
+            lasts[k] = key
+        out[i] = k + 1
     return out
 
 

@@ -53,3 +53,18 @@ def test_reference_point_is_worst_plus_margin() -> None:
 def test_front_indices_in_input_order() -> None:
     points = np.array([[0.9, 1.0], [0.95, 2.0], [0.8, 3.0], [0.95, 1.5]])
     assert list(pareto.front(points, ["maximize", "minimize"])) == [0, 3]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_objective_ranks_match_peeling_fronts_with_ties(seed: int) -> None:
+    """The O(n log n) two-objective sort agrees with peeling fronts one at a time, duplicates and
+    ties on one objective included."""
+    rng = np.random.default_rng(seed)
+    pts = rng.integers(0, 6, size=(80, 2)).astype(float)
+    expected = np.zeros(len(pts), dtype=int)
+    remaining, rank = np.arange(len(pts)), 1
+    while len(remaining):
+        mask = pareto.nondominated(pts[remaining])
+        expected[remaining[mask]] = rank
+        remaining, rank = remaining[~mask], rank + 1
+    assert (pareto.ranks(pts) == expected).all()
