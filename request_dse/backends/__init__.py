@@ -14,6 +14,7 @@ BACKENDS: dict[str, str] = {
     "onnxruntime": "request_dse.backends.onnxruntime:OnnxRuntimeBackend",
     "tvm": "request_dse.backends.tvm:TvmBackend",
     "faults": "request_dse.testing.faults:FaultBackend",
+    "noop": "request_dse.testing.noop:NoopBackend",
 }
 
 
