@@ -47,6 +47,7 @@ def test_doctor_says_there_is_no_gpu(cli) -> None:  # type: ignore[no-untyped-de
     assert "unavailable" in row and NO_GPU in row
     assert "NVML (NVIDIA GPU): not readable" in result.out
     assert "onnxruntime on cuda:" in result.out and "tvm on cuda:" in result.out
+    assert "ISA features: " in result.out and "libraries: " in result.out and "apache-tvm 0." in result.out
 
 
 def test_target_options_are_validated(tmp_path: Path) -> None:

@@ -188,3 +188,22 @@ def test_server_killed_mid_measurement_ends_only_that_trial(cli, tmp_path: Path,
     assert failed["error"].startswith("RemoteStepError: remote "), failed["error"]
     assert "failed on key 'loopback' at the RPC tracker" in failed["error"]
     assert "the server may have stopped or dropped the connection" in failed["error"]
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                                                ("0.0.0.0", False), ("10.0.0.5", False)])
+def test_rpc_command_warns_about_exposed_addresses(capsys: pytest.CaptureFixture[str], host: str,
+                                                   loopback: bool) -> None:
+    from request_dse.cli.rpc import _warn_exposed
+
+    _warn_exposed(host, "server")
+    err = capsys.readouterr().err
+    assert (err == "") == loopback
+    if not loopback:
+        assert f"listens on {host}: anyone who can reach that port can run code on this machine" in err
+
+
+def test_rpc_command_defaults_to_loopback(cli) -> None:  # type: ignore[no-untyped-def]
+    for sub in ("tracker", "server"):
+        result = cli("rpc", sub, "--help")
+        assert result.code == 0 and "[default: 127.0.0.1]" in result.out
