@@ -13,6 +13,7 @@ __all__ = ["BACKENDS", "Backend", "Session", "get_backend"]
 BACKENDS: dict[str, str] = {
     "onnxruntime": "request_dse.backends.onnxruntime:OnnxRuntimeBackend",
     "tvm": "request_dse.backends.tvm:TvmBackend",
+    "torch": "request_dse.backends.torch:TorchBackend",
     "faults": "request_dse.testing.faults:FaultBackend",
     "noop": "request_dse.testing.noop:NoopBackend",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 
@@ -20,5 +21,8 @@ def build_step(request: BuildRequest) -> BuildResult:
     prepared_s = time.perf_counter() - started
     info = dict(get_backend(request.backend).build(request, prepared))
     tuning = float(info.pop("tuning_time_s", 0.0))
+    tolerance = info.pop("output_tolerance", None)  # a backend computing in lower precision widens it
+    if tolerance is not None:
+        prepared = dataclasses.replace(prepared, tolerance=tuple(max(a, b) for a, b in zip(prepared.tolerance, tolerance)))
     return BuildResult("ok", request.out_dir, prepared, build_time_s=time.perf_counter() - started - prepared_s,
                        tuning_time_s=tuning, info={**info, "prepare_time_s": round(prepared_s, 4)})
