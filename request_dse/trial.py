@@ -61,7 +61,7 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     if ended is not None:
         return dataclasses.replace(ended, timings=dict(timings))
     if measured.status != "ok":
-        return TrialResult(job.candidate, measured.status, error=measured.error, artifact_dir=build.artifact_dir,
+        return TrialResult(job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
                            build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log",
                            timings=timings)
     return score(job, build, measured, timings, log)
@@ -85,6 +85,17 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         return first, stopped
     full = runtime.measure(target, dataclasses.replace(request, score=False), measure_log)
     return early_stop.combine(first, full), None
+
+
+def _explain(error: str, build: BuildResult) -> str:
+    """A crash on an illegal instruction names the code generation flags that caused it."""
+    codegen = build.info.get("codegen")
+    if "SIGILL" in error and codegen:
+        head, _, rest = error.partition("\n")
+        return (f"{head} -- the code was generated for {codegen}, which uses an instruction this CPU lacks; "
+                f"pick another -mcpu/-mattr (or list the feature under `needs` in the backend catalog)"
+                + (f"\n{rest}" if rest else ""))
+    return error
 
 
 def check_outputs(outputs: np.ndarray | None, prepared: PreparedModel) -> str | None:

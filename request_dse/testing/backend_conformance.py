@@ -9,14 +9,19 @@ Subclass :class:`BackendConformance` and provide the ``backend`` and ``target`` 
 * held-out accuracy is that of the model (within a point of the zoo's figure);
 * a measurement session obeys the protocol (min runs, raw samples kept);
 * a full trial through isolated worker processes ends ``ok`` with every metric;
-* failures are values: a missing artifact fails to load, a build worker that crashes or
-  hangs ends its trial with the matching status.
+* failures are values: a missing artifact fails to load; a build that fails in its worker
+  ends ``build_error`` and a damaged artifact ends ``run_error``, each with the reason, and a
+  measurement worker that dies on a signal ends ``crashed``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +35,14 @@ PROTOCOL = MeasureConfig(warmup_runs=2, min_runs=12, min_time_s=0.0, max_time_s=
 
 
 def plan_for(tmp_path: Path, backend: str, target: str, precisions: tuple[str, ...] = ("fp32",),
-             extra_target: dict[str, Any] | None = None) -> Any:
+             extra_target: dict[str, Any] | None = None, flags: dict[str, Any] | None = None,
+             families: tuple[str, ...] = ("mobilenet", "resnet")) -> Any:
     from request_dse.plan import load_plan
 
     study = {
         "name": f"conformance-{backend}", "workload": "digits", "target": target,
-        "frameworks": {backend: {}},
-        "space": {"dimensions": {"model.family": ["mobilenet", "resnet"], "model.width": [0.25],
+        "frameworks": {backend: dict(flags or {})},
+        "space": {"dimensions": {"model.family": list(families), "model.width": [0.25],
                                  "model.depth": [8], "model.resolution": [8],
                                  "model.precision": list(precisions), "batch_size": [1, 4]}},
         "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}],
@@ -130,3 +136,58 @@ class BackendConformance:
         (tmp_path / "empty").mkdir()
         with pytest.raises(Exception):  # noqa: B017 - any error: the worker turns it into run_error
             backend.load(tmp_path / "empty", 1)
+
+    def test_failed_build_is_a_build_error(self, plan: Any, tmp_path: Path) -> None:
+        from request_dse.config import BuildConfig
+        from request_dse.execute._process import ProcessRunner
+        from request_dse.execute.local import LocalRuntime
+        from request_dse.plan import make_job
+
+        job = make_job(plan, 0, candidates(plan)[0])
+        (tmp_path / "occupied").write_text("a file where the artifact folder should go")
+        request = dataclasses.replace(job.build, out_dir=tmp_path / "occupied" / "artifact")
+        runtime = LocalRuntime(ProcessRunner(plan.preload()), 1, ())
+        result = runtime.build(request, BuildConfig(timeout_s=300), tmp_path / "build.log")
+        assert result.status == "build_error", result
+        assert "occupied" in result.error and result.artifact_dir is None
+
+    def test_damaged_artifact_is_a_run_error(self, plan: Any, tmp_path: Path) -> None:
+        from request_dse.execute._process import ProcessRunner
+
+        job, build = build_inline(plan, candidates(plan)[0], tmp_path)
+        assert build.status == "ok", build.error
+        meta = json.loads((build.artifact_dir / "meta.json").read_text())
+        for name in meta["files"]:
+            (build.artifact_dir / name).write_bytes(b"not what the backend wrote\n")
+        request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
+                                      protocol=PROTOCOL)
+        target = plan.target
+        measured = target.measure(request, ProcessRunner(plan.preload()), tmp_path / "measure.log")
+        assert measured.status == "run_error", measured
+        assert measured.error and not measured.sessions
+
+    def test_measurement_worker_killed_by_a_signal_is_crashed(self, plan: Any, tmp_path: Path) -> None:
+        """A worker that dies mid-measurement (here: SIGILL, as code for a CPU feature the host
+        lacks would) ends ``crashed`` with the signal named."""
+        from request_dse.execute._process import ProcessRunner
+
+        job, build = build_inline(plan, candidates(plan)[0], tmp_path)
+        assert build.status == "ok", build.error
+        request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
+                                      protocol=dataclasses.replace(PROTOCOL, max_time_s=60.0, min_time_s=30.0))
+        runner = ProcessRunner(plan.preload())
+        outcome: list[Any] = []
+        thread = threading.Thread(target=lambda: outcome.append(plan.target.measure(request, runner)))
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not runner.running().get("measure") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        with runner._lock:
+            pids = list(runner._running)
+        for pid in pids:
+            os.kill(pid, signal.SIGILL)
+        thread.join(timeout=120)
+        (measured,) = outcome
+        assert measured.status == "crashed", measured
+        assert "SIGILL" in measured.error and "illegal instruction" in measured.error

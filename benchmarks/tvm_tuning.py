@@ -1,0 +1,108 @@
+"""MetaSchedule tuning as a dimension: tuned vs untuned TVM per model, and the reused database.
+
+    .venv/bin/python benchmarks/tvm_tuning.py [--trials 64] [--frameworks tvm,onnxruntime,torch]
+
+Runs ``studies/full-stack.yaml`` (grid sampler: every candidate) from an empty cache, then runs
+it again as a second study (new work dir, same cache). Prints a Markdown section: per model,
+the best untuned and tuned TVM p50 latency, the speedup, the time spent tuning in each study
+(the second must be zero: the database is reused) and the other backends' best for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+from _util import REPO, fresh_env, machine, request_dse, tempdir  # noqa: I001
+
+
+def _model(params: Any) -> str:
+    size = f"w{params['model.width']:g}" if params["model.family"] == "mobilenet" else f"{params['model.depth']}"
+    return f"{params['model.family']}-{size}-r{params['model.resolution']}"
+
+
+def _study(tmp: Path, name: str, trials: int, frameworks: list[str]) -> Path:
+    doc = yaml.safe_load((REPO / "studies" / "full-stack.yaml").read_text())
+    doc["name"] = name
+    doc["work_dir"] = str(tmp / name)
+    doc["frameworks"] = {k: v for k, v in doc["frameworks"].items() if k in frameworks}
+    doc["frameworks"]["tvm"]["tuning_trials"] = [0, trials]
+    doc["tracking"] = {"enabled": False}
+    doc["confirm"] = {"enabled": False}
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _records(study: Path) -> list[Any]:
+    from request_dse.plan import load_plan
+    from request_dse.storage import load_existing, records
+
+    plan = load_plan(study)
+    return [r for r in records(load_existing(plan.storage_url, plan.name)) if r.measured]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--frameworks", default="onnxruntime,tvm,torch")
+    args = parser.parse_args()
+    frameworks = args.frameworks.split(",")
+    with tempdir() as name:
+        tmp = Path(name)
+        env = fresh_env(tmp)
+        runs = {}
+        for study_name in ("first", "second"):
+            study = _study(tmp, study_name, args.trials, frameworks)
+            started = time.perf_counter()
+            run = request_dse("tune", str(study), "-q", env=env, cwd=tmp)
+            if run.returncode != 0:
+                raise SystemExit(run.stderr[-3000:])
+            runs[study_name] = (time.perf_counter() - started, _records(study))
+    best: dict[tuple[str, str], float] = {}
+    tuning: dict[tuple[str, str], float] = defaultdict(float)
+    statuses: dict[str, int] = defaultdict(int)
+    for study_name, (_, recs) in runs.items():
+        for r in recs:
+            statuses[f"{study_name}:{r.status}"] += 1
+            model = _model(r.params)
+            if r.params["framework"] == "tvm":
+                tuning[(study_name, model)] += r.metrics.get("tuning_time_s", 0.0)
+            if study_name != "first" or r.status != "ok":
+                continue
+            kind = r.params["framework"]
+            if kind == "tvm":
+                kind = "tvm tuned" if r.params["tvm.tuning_trials"] > 0 else "tvm untuned"
+            key = (model, kind)
+            best[key] = min(best.get(key, float("inf")), r.metrics["latency_p50_ms"])
+    models = sorted({m for m, _ in best})
+    lines = [
+        "## TVM MetaSchedule tuning", "",
+        f"`studies/full-stack.yaml` ({', '.join(frameworks)}; TVM `tuning_trials` 0 and {args.trials}) run twice "
+        f"from an empty cache -- the second study reuses the tuned databases -- measured "
+        f"{time.strftime('%Y-%m-%d')} on {machine()}, with:", "",
+        f"    .venv/bin/python benchmarks/tvm_tuning.py --trials {args.trials} --frameworks {args.frameworks}", "",
+        "Best p50 latency per model at batch 1 (µs), speedup of tuned over untuned TVM, and the seconds "
+        "spent tuning in each study:", "",
+        "| model | TVM untuned | TVM tuned | speedup | tuning, 1st study (s) | tuning, 2nd study (s) | "
+        + " | ".join(f for f in frameworks if f != "tvm") + " |",
+        "|---|---|---|---|---|---|" + "---|" * len([f for f in frameworks if f != "tvm"]),
+    ]
+    for model in models:
+        untuned, tuned = best.get((model, "tvm untuned")), best.get((model, "tvm tuned"))
+        speedup = f"{untuned / tuned:.2f}x" if untuned and tuned else "-"
+        others = [f"{best[(model, f)] * 1e3:.0f}" if (model, f) in best else "-" for f in frameworks if f != "tvm"]
+        lines.append(f"| {model} | {untuned * 1e3:.0f} | {tuned * 1e3:.0f} | {speedup} | "
+                     f"{tuning[('first', model)]:.0f} | {tuning[('second', model)]:.1f} | " + " | ".join(others) + " |"
+                     if untuned and tuned else f"| {model} | - | - | - | - | - | " + " | ".join(others) + " |")
+    lines += ["", f"Wall time: first study {runs['first'][0]:.0f} s, second study {runs['second'][0]:.0f} s. "
+              f"Trial statuses: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}."]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
