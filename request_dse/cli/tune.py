@@ -51,19 +51,24 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
 
         observers.append(tracking_observer(plan))
     search = Search(plan, runner, observers, cache=ResultsCache(cache_root() / "results"))
-    emitted = None
+    outcome = None
     try:
         search.run()
         if not no_export and search.counters.ok:
-            from request_dse.submission.emit import finish_study
+            from request_dse.submission.emit import confirm_front
 
-            emitted = finish_study(plan, search.study, runner, echo=click.echo)  # confirm phase, then bundles
+            outcome = confirm_front(plan, search.study, runner, echo=click.echo)
     except KeyboardInterrupt:
         click.echo("\nrequest-dse: interrupted; in-flight trials were marked 'interrupted'. "
                    "Run the same command to continue the study.", err=True)
         return 130
     finally:
         runner.shutdown()
+    bundles = []
+    if outcome is not None:  # after the executor stopped: the driver has its cores back for system.json
+        from request_dse.submission.emit import write_front
+
+        bundles = write_front(plan, search.study, outcome)
     front, _, hv = search.front()
     c = search.counters
     early = f", {c.dominated_early} stopped early (dominated)" if c.dominated_early else ""
@@ -74,10 +79,9 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
         raise NothingMeasured(f"study {plan.name}: no trial succeeded; see `request-dse report {study}`")
     click.echo(f"Pareto front ({len(front)} trials, hypervolume {hv:.6g}):")
     click.echo(pareto_table(plan, front))
-    if emitted is not None:
+    if outcome is not None:
         from request_dse.submission.emit import confirmed_table
 
-        outcome, bundles = emitted
         if outcome.front:
             click.echo(f"\n{'Confirmed' if outcome.enabled else 'Emitted (unconfirmed)'} Pareto set "
                        f"({len(outcome.front)} entries; 95% intervals; ties: intervals overlap):")

@@ -207,20 +207,32 @@ def confirmed_table(plan: Plan, outcome: ConfirmOutcome) -> str:
                  align="rl" + "r" * len(names) + "ll")
 
 
-def finish_study(plan: Plan, study: Any, executor: Any, *, echo: Callable[[str], None],
-                 out: Path | None = None, confirm: bool | None = None) -> tuple[ConfirmOutcome, list[Path]]:
-    """End of ``tune``: the confirm phase with the study's executor, then the bundles."""
-    from request_dse.errors import UserError
+def confirm_front(plan: Plan, study: Any, executor: Any, *, echo: Callable[[str], None]) -> ConfirmOutcome:
+    """End of ``tune``, while the executor runs: the confirm phase on the study's records."""
+    from request_dse.confirm import ConfirmPhase
     from request_dse.storage import records
 
-    try:
-        outcome, paths = emit_records(plan, study, records(study), executor=executor, confirm=confirm, out=out,
-                                      echo=echo)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from None
+    outcome = ConfirmPhase(plan, study, executor, echo=echo).run(records(study), enabled=plan.study.confirm.enabled)
     for rec, why in outcome.dropped:
         echo(f"trial {rec.number} left the front: {why}")
-    return outcome, paths
+    return outcome
+
+
+def write_front(plan: Plan, study: Any, outcome: ConfirmOutcome, out: Path | None = None) -> list[Path]:
+    """End of ``tune``, once the executor has stopped (and the driver has all its cores back,
+    as the system description reads them): the bundles of the confirmed front."""
+    from request_dse.errors import UserError
+    from request_dse.search import study_front
+    from request_dse.storage import records
+
+    if not outcome.front:
+        return []
+    all_records = records(study)
+    _, _, hv = study_front(plan, all_records)
+    try:
+        return emit(plan, outcome, out=out, hypervolume=hv, trials_measured=sum(1 for r in all_records if r.measured))
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
 
 
 def confirmed_report(plan: Plan, study: Any, all_records: Sequence[Any]) -> tuple[ConfirmOutcome | None, list[dict[str, Any]]]:

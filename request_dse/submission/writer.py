@@ -167,8 +167,9 @@ def readme(doc: Mapping[str, Any]) -> str:
 
     def show(name: str) -> str:
         e = m[name]
-        spread = f" (95% interval {e['low']:.4g} .. {e['high']:.4g})" if "low" in e else ""
-        return f"| {name} | {e['value']:.6g} {e.get('unit', '')} | {spread.strip(' ()') or 'exact'} |"
+        spread = "exact" if e.get("low") == e.get("high") == e["value"] else \
+            f"{e['low']:.4g} .. {e['high']:.4g}" if "low" in e else "-"
+        return f"| {name} | {e['value']:.6g} {e.get('unit', '')} | {spread} |"
 
     objectives = [o["metric"] for o in doc["objectives"]]
     shown = objectives + [n for n in ("latency_p50_ms", "latency_p90_ms", "throughput_ips", "accuracy_top1",
