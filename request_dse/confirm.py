@@ -115,6 +115,14 @@ class ConfirmOutcome:
     enabled: bool = True
 
 
+def machine_fingerprint() -> str:
+    """CPU, ISA features, library versions and the machine's CPU count: what must match for a
+    stored confirmation to stand (not the cores this process is pinned to at the moment)."""
+    import os
+
+    return sysinfo.fingerprint({**sysinfo.environment(), "cores": os.cpu_count()})
+
+
 def protocol_key(plan: Plan, repeats: int) -> str:
     return repr(dataclasses.replace(plan.study.measure, repeats=repeats))
 
@@ -192,7 +200,7 @@ class ConfirmPhase:
         self.repeats = repeats or plan.study.confirm.repeats
         self.echo = echo or (lambda _: None)
         self.key = protocol_key(plan, self.repeats)
-        self.fingerprint = sysinfo.fingerprint()
+        self.fingerprint = machine_fingerprint()
 
     def valid(self, c: Confirmation) -> bool:
         return c.fingerprint == self.fingerprint and c.protocol == self.key
