@@ -42,8 +42,39 @@ def worker_context(preload: Iterable[str] = ()) -> Any:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(sorted({"numpy", "request_dse.measure", "request_dse.execute.steps",
                                                *preload}))
+            _claim_temp_dir()
             _CONTEXT = ctx
         return _CONTEXT
+
+
+_OWNER_FILE = "request-dse.pid"
+
+
+def _claim_temp_dir() -> None:
+    """Mark this process's multiprocessing temp dir (the forkserver's socket lives there) as
+    ours, and remove the ones that runs killed with ``kill -9`` left behind."""
+    import shutil
+    from multiprocessing import util
+
+    mine = Path(util.get_temp_dir())
+    (mine / _OWNER_FILE).write_text(str(os.getpid()))
+    for other in mine.parent.glob("pymp-*"):
+        try:
+            pid = int((other / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if other != mine and not _alive(pid):
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -88,11 +119,33 @@ def summarize_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" + (f" (at {where})" if where else "")
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent (the forkserver) goes away.
+
+    The forkserver exits as soon as the driver does (even after ``kill -9``), so a worker of
+    a killed study, a hung build included, never outlives it as an orphan.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
 def _child_main(conn: Any, fn: Callable[[Any], Any], arg: Any, cores: tuple[int, ...],
-                env: Mapping[str, str], log_path: str | None) -> None:
+                env: Mapping[str, str], log_path: str | None, driver: int) -> None:
     try:
         os.setpgid(0, 0)
     except OSError:
+        pass
+    _die_with_parent()
+    try:
+        os.kill(driver, 0)  # the driver died before the request took effect: so will the forkserver
+    except ProcessLookupError:
+        os._exit(1)
+    except PermissionError:
         pass
     if log_path:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -180,7 +233,7 @@ class ProcessRunner:
         reader, writer = ctx.Pipe(duplex=False)
         process = ctx.Process(target=_child_main, daemon=True, name=f"request-dse-{label}",
                               args=(writer, fn, arg, tuple(cores), dict(env or {}),
-                                    str(log_path) if log_path else None))
+                                    str(log_path) if log_path else None, os.getpid()))
         started = time.monotonic()
         process.start()
         writer.close()
