@@ -54,7 +54,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     outcome = None
     try:
         search.run()
-        if not no_export and search.counters.ok:
+        if not no_export and search.counters.ok and not plan.target.replays:  # a replay has no artifacts
             from request_dse.submission.emit import confirm_front
 
             outcome = confirm_front(plan, search.study, runner, echo=click.echo)
@@ -64,6 +64,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
         return 130
     finally:
         runner.shutdown()
+        _prune_cache()
     bundles = []
     if outcome is not None:  # after the executor stopped: the driver has its cores back for system.json
         from request_dse.submission.emit import write_front
@@ -89,3 +90,14 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
         if bundles:
             click.echo(f"{len(bundles)} submission bundle(s) in {bundles[0].parent}")
     return 0
+
+
+def _prune_cache() -> None:
+    """Keep the shared cache within its size limit (least recently used entries go first)."""
+    from request_dse.cache_limit import prune
+    from request_dse.plan import cache_root
+
+    try:
+        prune(cache_root())
+    except OSError as exc:
+        click.echo(f"request-dse: warning: could not prune the cache: {exc}", err=True)
