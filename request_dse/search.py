@@ -19,9 +19,10 @@ re-queued, so re-running a study continues it without measuring anything twice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,10 +39,21 @@ from request_dse.records import TrialResult
 from request_dse.samplers import make_sampler
 from request_dse.space import Candidate
 from request_dse.storage import (CACHED, DUPLICATE_OF, ERROR, HASH, INFO, METRICS, OWNER, PATHS, REQUEUED, SKIP,
-                                 STATUS, TIMINGS, TrialRecord, open_storage, owner_alive, owner_id, records)
+                                 STATUS, TIMINGS, TrialRecord, batched, open_storage, owner_alive, owner_id, record)
 
 #: Proposals in a row that measure nothing before an unmeasured candidate is enqueued.
 MAX_IDLE_PROPOSALS = 25
+
+
+def _one_write(method: Callable[..., None]) -> Callable[..., None]:
+    """Run a telling method with its storage writes appended together."""
+
+    @functools.wraps(method)
+    def wrapper(self: Search, *args: Any, **kwargs: Any) -> None:
+        with batched(self.study):
+            method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Observer(Protocol):
@@ -84,6 +96,8 @@ class Search:
     _held: dict[str, list[tuple[Any, Candidate]]] = field(default_factory=dict)
     _grid: list[Candidate] | None = None
     _rng: random.Random = field(default_factory=random.Random)
+    _finished: dict[int, TrialRecord] = field(default_factory=dict)
+    _front_memo: tuple[tuple[int, int], Any] | None = None
 
     # -- set-up ---------------------------------------------------------------------------------
     def open(self) -> Any:
@@ -129,12 +143,24 @@ class Search:
         return recovered
 
     # -- state ----------------------------------------------------------------------------------
+    def records(self) -> list[TrialRecord]:
+        """The study's trials as records; a finished trial is read once (it never changes)."""
+        out = []
+        for trial in self.study.get_trials(deepcopy=False):
+            rec = self._finished.get(trial.number)
+            if rec is None:
+                rec = record(trial)
+                if trial.state.is_finished():
+                    self._finished[trial.number] = rec
+            out.append(rec)
+        return out
+
     def refresh(self) -> None:
         from optuna.trial import TrialState
 
         counters = Counters()
         measured: dict[str, TrialRecord] = {}
-        for rec in records(self.study):
+        for rec in self.records():
             if rec.state == "RUNNING" and rec.hash and rec.skip is None and rec.hash not in self._in_flight \
                     and rec.owner != self._owner and owner_alive(rec.owner):
                 counters.in_flight_elsewhere += 1
@@ -238,13 +264,14 @@ class Search:
             self.stop_reason = "every candidate of the grid was measured"
             return False
         trial = self.study.ask()
-        trial.set_user_attr(OWNER, self._owner)
         try:
-            candidate = self.plan.space.suggest(trial)
+            with batched(self.study):  # the owner, the parameters and the hash in one storage write
+                trial.set_user_attr(OWNER, self._owner)
+                candidate = self.plan.space.suggest(trial)
+                trial.set_user_attr(HASH, candidate.hash)
         except ValueError as exc:  # an enqueued value outside the (changed) space
             self._tell_skip(trial, None, "excluded", "infeasible", f"not in the search space: {exc}")
             return False
-        trial.set_user_attr(HASH, candidate.hash)
         excluded = self.plan.space.excluded_by(candidate)
         if excluded is not None:
             self._tell_skip(trial, candidate, "excluded", "infeasible", f"excluded by the space: {excluded.describe()}")
@@ -315,14 +342,15 @@ class Search:
                  TIMINGS: dict(result.timings)}
         if cached:
             attrs[CACHED] = True
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-        for name, value in constraints.items():
-            trial.set_constraint(name, value)
-        if values is not None:
-            self.study.tell(trial, values, state=TrialState.COMPLETE)
-        else:
-            self.study.tell(trial, state=TrialState.FAIL)
+        with batched(self.study):  # attributes, constraints and state in one storage write
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            for name, value in constraints.items():
+                trial.set_constraint(name, value)
+            if values is not None:
+                self.study.tell(trial, values, state=TrialState.COMPLETE)
+            else:
+                self.study.tell(trial, state=TrialState.FAIL)
         rec = TrialRecord(trial.number, "COMPLETE" if values is not None else "FAIL", status, candidate.params,
                           candidate.hash, metrics, error, cached=cached, paths=paths, info=dict(result.info),
                           timings=dict(result.timings), constraints=constraints)
@@ -335,6 +363,7 @@ class Search:
         self._notify(rec)
         return rec
 
+    @_one_write
     def _tell_duplicate(self, trial: Any, candidate: Candidate, original: TrialRecord) -> None:
         from optuna.trial import TrialState
 
@@ -353,6 +382,7 @@ class Search:
             self.study.tell(trial, state=TrialState.FAIL)
         self.counters.skipped += 1
 
+    @_one_write
     def _tell_skip(self, trial: Any, candidate: Candidate | None, skip: str, status: str, error: str) -> None:
         from optuna.trial import TrialState
 
@@ -380,7 +410,11 @@ class Search:
 
     # -- results --------------------------------------------------------------------------------
     def front(self) -> tuple[list[TrialRecord], list[float], float]:
-        return study_front(self.plan, records(self.study))
+        recs = self.records()
+        key = (len(recs), len(self._finished))  # the front changes only when a trial finishes
+        if self._front_memo is None or self._front_memo[0] != key:
+            self._front_memo = (key, study_front(self.plan, recs))
+        return self._front_memo[1]
 
 
 def study_front(plan: Plan, all_records: Sequence[TrialRecord]) -> tuple[list[TrialRecord], list[float], float]:

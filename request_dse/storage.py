@@ -36,7 +36,7 @@ def quiet_optuna() -> None:
 def open_storage(url: str) -> Any:
     """``journal:<file>``, ``memory`` (this process only, gone at exit), or any SQLAlchemy URL."""
     import optuna
-    from optuna.storages.journal import JournalFileOpenLock, JournalStorage
+    from optuna.storages.journal import JournalFileOpenLock
 
     from request_dse.journal import AtomicJournalFileBackend
 
@@ -50,7 +50,9 @@ def open_storage(url: str) -> Any:
             backend = AtomicJournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         except OSError as exc:
             raise UserError(f"{path}: cannot open the study's storage ({exc.strerror or exc})") from None
-        return JournalStorage(backend)
+        from request_dse.journal_batch import BatchingJournalStorage
+
+        return BatchingJournalStorage(backend)
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         # Creating the schema is not atomic in SQLite: processes opening a new file at once
@@ -147,6 +149,12 @@ def record(trial: Any) -> TrialRecord:
         info=attrs.get(INFO, {}), timings=attrs.get(TIMINGS, {}), constraints=dict(trial.constraints),
         started=trial.datetime_start, finished=trial.datetime_complete, owner=attrs.get(OWNER),
     )
+
+
+def batched(study: Any) -> contextlib.AbstractContextManager[None]:
+    """Writes to the study's storage inside the block go out together (one journal append)."""
+    batch = getattr(study._storage, "batch", None)
+    return batch() if batch is not None else contextlib.nullcontext()
 
 
 def records(study: Any) -> list[TrialRecord]:

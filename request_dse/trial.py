@@ -68,13 +68,14 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
 
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
-             timings: Mapping[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
+             timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
     """The measurement protocol. With early stopping, a short scored session first: a candidate the
     job's front snapshot beats by more than the noise (or that gives a wrong answer) ends there."""
     measure_log = job.trial_dir / "measure.log"
     if not early_stop.wanted(job.front, request.protocol):
         return runtime.measure(target, request, measure_log), None
     first = runtime.measure(target, early_stop.short_request(request), measure_log)
+    timings["measure_first_s"] = first.wall_s  # the short session's part of measure_time_s
     if first.status != "ok":
         return first, None
     estimate = score(job, build, first, timings, log)

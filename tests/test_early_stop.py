@@ -162,4 +162,3 @@ def test_study_stops_dominated_candidates_and_keeps_the_front(write_study) -> No
     # the full protocol's candidate measured 2 sessions; the stopped ones one short session each
     ok = next(r for r in recs if r.status == "ok")
     assert ok.metrics["samples"] >= 128
-    assert all(r.metrics["measure_time_s"] < ok.metrics["measure_time_s"] for r in stopped)
