@@ -50,8 +50,9 @@ def study(folder: Path, name: str, **fields: Any) -> Path:
 def tvm_study(folder: Path, name: str, trials: int, tuning: int) -> Path:
     widths = [0.25, 0.5, 0.75, 1.0][:max(1, min(4, trials))]
     resolutions = [8, 16][:max(1, -(-trials // len(widths)))]
+    flags = {"tuning_trials": [tuning], "tuning_cost_model": ["random"]} if tuning else {"opt_level": [3]}
     return study(folder, name, target="local-cpu", budget={"trials": trials}, measure=PROTOCOL,
-                 frameworks={"tvm": {"tuning_trials": [tuning], "tuning_cost_model": ["random"]}},
+                 frameworks={"tvm": flags},
                  space={"dimensions": {"model.family": ["mobilenet"], "model.width": widths,
                                        "model.resolution": resolutions, "model.precision": ["fp32"]}})
 
@@ -116,9 +117,9 @@ def write(args: argparse.Namespace, rows_tvm: list[tuple[str, float, str]],
         f"Recorded {datetime.date.today().isoformat()} on {machine()}. Each row is one process with an empty "
         "cache; the machine was shared with other jobs, so compare rows of one run, as ratios.", "",
         f"**Build-dominated study**: {args.tvm_trials} TVM candidates (different MobileNet widths/resolutions), "
-        f"each tuned with MetaSchedule ({args.tuning_trials} trials, random cost model), grid sampler, "
-        "2 measurement sessions. Wall time of `request-dse tune` (start-up included: a local Ray instance "
-        "starts with the study).", "",
+        + (f"each tuned with MetaSchedule ({args.tuning_trials} trials, random cost model)" if args.tuning_trials
+           else "built untuned") + ", grid sampler, 2 measurement sessions. Wall time of `request-dse tune` "
+        "(start-up included: a local Ray instance starts with the study).", "",
         "| executor | wall (s) | vs inline | study |", "|---|---:|---:|---|",
     ]
     lines += [f"| {e} | {w:.1f} | {w / inline:.2f} | {s} |" for e, w, s in rows_tvm]

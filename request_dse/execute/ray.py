@@ -13,7 +13,8 @@ Options (``executor: {name: ray, options: {...}}`` in the study):
 ``address``        ``auto`` (the cluster ``ray start`` made on this machine), ``host:port`` of a
                    head node, or ``ray://host:port`` (Ray Client). Default: ``$RAY_ADDRESS``,
                    else a local cluster is started for the study (and stopped after it).
-``host``           the address a started local cluster advertises (default ``127.0.0.1``).
+``host``           the node address a started local cluster asks for (default ``127.0.0.1``; Ray 2.60
+                   still listens on every interface: see docs/multi-node.md, "Network exposure").
 ``num_cpus``       CPUs of a started local cluster (default: the target's build cores).
 ``build_cpus``     CPUs one build asks for (default 1).
 ``max_in_flight``  trials in flight (default: builds the cluster can run at once + device slots).

@@ -180,7 +180,8 @@ def test_ray_measures_the_same_candidates_as_local(cluster: RayCluster, tmp_path
 
     results = {}
     for executor in ("local", "ray"):
-        path = write(tmp_path / f"{executor}.yaml", ray_study(f"same-{executor}", cluster, budget={"trials": 8}))
+        path = write(tmp_path / f"{executor}.yaml", ray_study(f"same-{executor}", cluster, budget={"trials": 4},
+                                                               space={"dimensions": {**ONE_MODEL, "model.resolution": [4, 8]}}))
         plan = load_plan(path)
         runner = make_executor(plan, executor)
         search = Search(plan, runner)
@@ -189,7 +190,7 @@ def test_ray_measures_the_same_candidates_as_local(cluster: RayCluster, tmp_path
         finally:
             runner.shutdown()
         results[executor] = {r.hash: r for r in records(search.study) if r.measured}
-    assert set(results["local"]) == set(results["ray"]) and len(results["ray"]) == 8
+    assert set(results["local"]) == set(results["ray"]) and len(results["ray"]) == 4
     for key, local in results["local"].items():
         ray_rec = results["ray"][key]
         assert ray_rec.status == local.status == "ok"
