@@ -1,7 +1,7 @@
 """The ``noop`` backend: builds and runs in next to no time, for measuring request-dse itself.
 
-Its build writes a lookup table (the reference outputs for the check inputs, made-up logits
-for the held-out split) and its session answers each batch from that table, so a trial costs
+Its build writes a few bytes; its session answers each batch from a table (the reference
+outputs for the check inputs, made-up logits for the held-out split), so a trial costs
 what the engine costs: sampler, storage, tracking, scoring, files. ``benchmarks/overhead.py``
 runs studies of it. Flags (``backends/noop.yaml``): ``quality`` 0-9 sets the accuracy
 (0.5 + 0.05 x quality of the held-out split answered right), ``a`` and ``b`` do nothing but
@@ -10,6 +10,7 @@ widen the space.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from request_dse.backends._base import Backend, Session
 from request_dse.records import BuildRequest
 from request_dse.workloads._base import PreparedModel
 
-TABLE = "outputs.npz"
+SPEC = "noop.json"
 
 
 class NoopSession(Session):
@@ -35,6 +36,8 @@ class NoopSession(Session):
         return placed
 
     def fetch(self, output: Any) -> np.ndarray:
+        if len(output) == 1:
+            return self.table.get(output[0].tobytes(), self.blank)[None]
         return np.stack([self.table.get(row.tobytes(), self.blank) for row in output])
 
 
@@ -44,21 +47,22 @@ class NoopBackend(Backend):
     description = "answers from a table built from the reference outputs: zero cost (for benchmarking request-dse)"
 
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
-        reference = np.load(prepared.reference_path)
-        with np.load(prepared.data_path) as data:
-            x_check, x_eval = data["x_check"], data["x_eval"]
-            labels = data["y_eval"] if "y_eval" in data.files else np.zeros(len(x_eval), dtype=np.int64)
-        classes = reference.shape[1] if reference.ndim == 2 else int(labels.max()) + 1
-        right = int(round(len(labels) * (0.5 + 0.05 * int(request.flags.get("quality", 9)))))
-        answers = labels.copy()
-        answers[right:] = (answers[right:] + 1) % classes
-        logits = np.eye(classes, dtype=reference.dtype)[answers]
         request.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(request.out_dir / TABLE, "wb") as f:
-            # the check inputs last: where they are also held-out inputs, their reference outputs win
-            np.savez(f, inputs=np.concatenate([x_eval, x_check]), outputs=np.concatenate([logits, reference]))
+        spec = {"quality": int(request.flags.get("quality", 9)), "reference": str(prepared.reference_path),
+                "data": str(prepared.data_path)}
+        (request.out_dir / SPEC).write_text(json.dumps(spec))
         return {}
 
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
-        with np.load(artifact_dir / TABLE) as table:
-            return NoopSession(table["inputs"], table["outputs"])
+        spec = json.loads((artifact_dir / SPEC).read_text())
+        reference = np.load(spec["reference"])
+        with np.load(spec["data"]) as data:
+            x_check, x_eval = data["x_check"], data["x_eval"]
+            labels = data["y_eval"] if "y_eval" in data.files else np.zeros(len(x_eval), dtype=np.int64)
+        classes = reference.shape[1] if reference.ndim == 2 else int(labels.max()) + 1
+        right = int(round(len(labels) * (0.5 + 0.05 * spec["quality"])))
+        answers = labels.copy()
+        answers[right:] = (answers[right:] + 1) % classes
+        logits = np.eye(classes, dtype=reference.dtype)[answers]
+        # the check inputs last: where they are also held-out inputs, their reference outputs win
+        return NoopSession(np.concatenate([x_eval, x_check]), np.concatenate([logits, reference]))
