@@ -1,6 +1,6 @@
 """MetaSchedule tuning as a dimension: tuned vs untuned TVM per model, and the reused database.
 
-    .venv/bin/python benchmarks/tvm_tuning.py [--trials 64] [--frameworks tvm,onnxruntime,torch]
+    .venv/bin/python benchmarks/tvm_tuning.py [--trials 64] [--frameworks onnxruntime,tvm,torch] [--widths 0.25,1.0]
 
 Runs ``studies/full-stack.yaml`` (grid sampler: every candidate) from an empty cache, then runs
 it again as a second study (new work dir, same cache). Prints a Markdown section: per model,
@@ -25,12 +25,13 @@ def _model(params: Any) -> str:
     return f"{params['model.family']}-{size}-r{params['model.resolution']}"
 
 
-def _study(tmp: Path, name: str, trials: int, frameworks: list[str]) -> Path:
+def _study(tmp: Path, name: str, trials: int, frameworks: list[str], widths: list[float]) -> Path:
     doc = yaml.safe_load((REPO / "studies" / "full-stack.yaml").read_text())
     doc["name"] = name
     doc["work_dir"] = str(tmp / name)
     doc["frameworks"] = {k: v for k, v in doc["frameworks"].items() if k in frameworks}
     doc["frameworks"]["tvm"]["tuning_trials"] = [0, trials]
+    doc["space"]["dimensions"]["model.width"] = widths
     doc["tracking"] = {"enabled": False}
     doc["confirm"] = {"enabled": False}
     path = tmp / f"{name}.yaml"
@@ -50,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--frameworks", default="onnxruntime,tvm,torch")
+    parser.add_argument("--widths", default="0.25,1.0", help="MobileNet widths (the study's: 0.25,1.0)")
     args = parser.parse_args()
     frameworks = args.frameworks.split(",")
     with tempdir() as name:
@@ -57,7 +59,7 @@ def main() -> None:
         env = fresh_env(tmp)
         runs = {}
         for study_name in ("first", "second"):
-            study = _study(tmp, study_name, args.trials, frameworks)
+            study = _study(tmp, study_name, args.trials, frameworks, [float(w) for w in args.widths.split(",")])
             started = time.perf_counter()
             run = request_dse("tune", str(study), "-q", env=env, cwd=tmp)
             if run.returncode != 0:
@@ -85,7 +87,8 @@ def main() -> None:
         f"`studies/full-stack.yaml` ({', '.join(frameworks)}; TVM `tuning_trials` 0 and {args.trials}) run twice "
         f"from an empty cache -- the second study reuses the tuned databases -- measured "
         f"{time.strftime('%Y-%m-%d')} on {machine()}, with:", "",
-        f"    .venv/bin/python benchmarks/tvm_tuning.py --trials {args.trials} --frameworks {args.frameworks}", "",
+        f"    .venv/bin/python benchmarks/tvm_tuning.py --trials {args.trials} --frameworks {args.frameworks} "
+        f"--widths {args.widths}", "",
         "Best p50 latency per model at batch 1 (µs), speedup of tuned over untuned TVM, and the seconds "
         "spent tuning in each study:", "",
         "| model | TVM untuned | TVM tuned | speedup | tuning, 1st study (s) | tuning, 2nd study (s) | "

@@ -127,6 +127,17 @@ def ensure_database(spec: TuningSpec, cache_root: Path, tvm_version: str) -> tup
         return final, elapsed, False
 
 
+def _die_with_parent() -> None:
+    """In the tuning process: be killed when the build worker that started it dies (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_tuning_process(work: Path, timeout_s: float) -> None:
     log = work / LOG
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -134,7 +145,7 @@ def _run_tuning_process(work: Path, timeout_s: float) -> None:
         try:
             code = subprocess.run([sys.executable, "-m", "request_dse.backends.tvm_tuning", str(work)],
                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                  timeout=timeout_s, check=False).returncode
+                                  timeout=timeout_s, check=False, preexec_fn=_die_with_parent).returncode
         except subprocess.TimeoutExpired:
             raise TuningError(f"MetaSchedule tuning timed out after {timeout_s:g} s (log {log}); "
                               f"log tail:\n{_tail(log)}") from None
