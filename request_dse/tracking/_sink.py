@@ -30,7 +30,7 @@ _ENV_DEFAULTS = {
 
 @dataclass
 class RunState:
-    """What the sink knows of one child run."""
+    """What the sink knows of one run (status and tags as last listed or written)."""
 
     run_id: str
     status: str
