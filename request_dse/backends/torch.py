@@ -64,28 +64,38 @@ def make_module(spec: Mapping[str, Any], weights: Path) -> Any:
 
 
 class TorchSession(Session):
-    def __init__(self, fn: Any, channels_last: bool, autocast: bool) -> None:
+    """On ``cuda``, inputs are placed on the GPU outside the timing and each run returns after
+    the device has finished (``torch.cuda.synchronize``)."""
+
+    def __init__(self, fn: Any, channels_last: bool, autocast: bool, device: str = "cpu") -> None:
         import torch
 
         self._torch = torch
         self._fn = fn
         self._channels_last = channels_last
         self._autocast = autocast
+        self._device = device
+        self._cuda = device.startswith("cuda")
 
     def place(self, batch: np.ndarray) -> Any:
-        tensor = self._torch.from_numpy(np.ascontiguousarray(batch))
+        tensor = self._torch.from_numpy(np.ascontiguousarray(batch)).to(self._device)
         return tensor.contiguous(memory_format=self._torch.channels_last) if self._channels_last else tensor
 
     def run(self, placed: Any) -> Any:
         torch = self._torch
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._autocast):
-            return self._fn(placed)
+        with torch.inference_mode(), torch.autocast("cuda" if self._cuda else "cpu", dtype=torch.bfloat16,
+                                                    enabled=self._autocast):
+            out = self._fn(placed)
+        if self._cuda:
+            torch.cuda.synchronize()
+        return out
 
     def fetch(self, output: Any) -> np.ndarray:
-        return output.float().numpy()
+        return output.float().cpu().numpy()
 
 
-def load_session(artifact_dir: Path, threads: int, batch_size: int | None = None) -> tuple[TorchSession, float]:
+def load_session(artifact_dir: Path, threads: int, batch_size: int | None = None,
+                 device: str = "cpu") -> tuple[TorchSession, float]:
     """Build the session from the artifact, run it once (compiling, if asked); returns it and the
     seconds the first run took."""
     settings = json.loads((artifact_dir / SETTINGS_FILE).read_text())
@@ -96,7 +106,7 @@ def load_session(artifact_dir: Path, threads: int, batch_size: int | None = None
     torch.set_num_threads(threads)
     options = settings["model_option"]
     channels_last = options.get("memory_format") == "channels_last"
-    module = make_module(settings["model"], artifact_dir / WEIGHTS_FILE)
+    module = make_module(settings["model"], artifact_dir / WEIGHTS_FILE).to(device)
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     fn: Any = module
@@ -106,7 +116,7 @@ def load_session(artifact_dir: Path, threads: int, batch_size: int | None = None
 
         inductor_config.patch(settings.get("inductor_config", {})).__enter__()  # for this process's life
         fn = torch.compile(module, mode=None if mode == "default" else mode, dynamic=False)
-    session = TorchSession(fn, channels_last, options.get("autocast") == "bf16")
+    session = TorchSession(fn, channels_last, options.get("autocast") == "bf16", device)
     batch = batch_size or int(settings["batch_size"])
     started = time.perf_counter()
     session.fetch(session.run(session.place(np.zeros((batch, *settings["sample_shape"]), np.float32))))
@@ -127,8 +137,13 @@ class TorchBackend(Backend):
             return "torch is not installed (pip install 'request-dse[torch]')"
         if package_version("safetensors") is None:
             return "safetensors is not installed (pip install 'request-dse[torch]')"
+        if target.kind == "rpc":
+            return "cannot run on an RPC target (only TVM uploads a compiled library to a remote device)"
+        if target.kind == "cuda":
+            version = self.version() or ""
+            return f"torch {version} is a CPU-only build (install a CUDA build of torch)" if "+cpu" in version else None
         if target.kind not in ("local_cpu", "replay"):
-            return f"this release runs PyTorch on local CPU targets only (target kind {target.kind!r})"
+            return f"runs PyTorch on local CPU and CUDA targets only (target kind {target.kind!r})"
         return None
 
     def excludes(self, workload: Workload) -> str | None:
@@ -173,8 +188,6 @@ class TorchBackend(Backend):
         return info
 
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
-        if device != "cpu":
-            raise ValueError(f"the torch backend runs on the CPU only; asked for device {device!r}")
         read_meta(artifact_dir)
-        session, _ = load_session(artifact_dir, threads)
+        session, _ = load_session(artifact_dir, threads, device=device)
         return session
