@@ -2,8 +2,8 @@
 # The CUDA path on a machine with an NVIDIA GPU, in one run of under 8 minutes:
 #   1. what request-dse sees (doctor: GPU, CUDA support of each library, NVML energy);
 #   2. the cuda target's tests (the GPU study test runs here instead of being skipped);
-#   3. a small study on the GPU -- TVM (dlight default schedules) and ONNX Runtime (CUDA
-#      execution provider) where available -- and the same candidates on local-cpu, with the
+#   3. a small study on the GPU -- TVM (dlight default schedules), ONNX Runtime (CUDA
+#      execution provider), PyTorch, each where available -- and the same candidates on local-cpu, with the
 #      figures (p50/p90 latency, accuracy, energy and its source) printed as Markdown.
 #
 #   benchmarks/gpu_check.sh            (from the repository root, after `make setup`)
@@ -41,8 +41,8 @@ from request_dse.backends import get_backend
 from request_dse.config import REPO_ROOT, load_target
 from request_dse.targets import option_specs
 spec = load_target(REPO_ROOT / "targets" / "cuda.yaml", option_specs(), expected_name="cuda")
-ok = [n for n in ("tvm", "onnxruntime") if get_backend(n).unavailable(spec) is None]
-for n in ("tvm", "onnxruntime"):
+ok = [n for n in ("tvm", "onnxruntime", "torch") if get_backend(n).unavailable(spec) is None]
+for n in ("tvm", "onnxruntime", "torch"):
     if n not in ok:
         import sys; print(f"{n} on cuda: {get_backend(n).unavailable(spec)}", file=sys.stderr)
 print(" ".join(ok))

@@ -98,7 +98,13 @@ def test_tvm_builds_for_cuda_without_a_gpu(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(NO_GPU is not None, reason=f"no GPU: {NO_GPU}")
 def test_study_on_the_gpu(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    doc = study_doc("gpu", target="cuda", frameworks={"tvm": {}, "onnxruntime": {}},
+    from request_dse.backends import get_backend
+
+    spec = load_target(REPO_ROOT / "targets" / "cuda.yaml", option_specs(), expected_name="cuda")
+    why = {name: get_backend(name).unavailable(spec) for name in spec.frameworks}
+    frameworks = {name: {} for name, reason in why.items() if reason is None}
+    assert "tvm" in frameworks, why
+    doc = study_doc("gpu", target="cuda", frameworks=frameworks,
                     space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25, 0.5],
                                           "model.resolution": [8], "model.precision": ["fp32"]}})
     path = tmp_path / "gpu.yaml"
