@@ -43,6 +43,7 @@ from request_dse.storage import (CACHED, DUPLICATE_OF, ERROR, HASH, INFO, METRIC
 
 #: Proposals in a row that measure nothing before an unmeasured candidate is enqueued.
 MAX_IDLE_PROPOSALS = 25
+MAX_FRUITLESS_PROPOSALS = 20 * MAX_IDLE_PROPOSALS
 
 
 def _one_write(method: Callable[..., None]) -> Callable[..., None]:
@@ -118,6 +119,7 @@ class Search:
         elif list(names) != list(plan.study.metric_names):
             raise UserError(f"study {plan.name!r} in {plan.storage_url} optimizes {', '.join(names)}, not "
                             f"{', '.join(plan.study.metric_names)}; give the study another name or work_dir")
+        _check_space_unchanged(plan, study)
         self.study = study
         self._owner = owner_id()
         self._rng = random.Random(plan.study.sampler.seed)
@@ -220,6 +222,9 @@ class Search:
                     if idle >= MAX_IDLE_PROPOSALS and not self._enqueue_unmeasured():
                         self.exhausted = True
                         self.stop_reason = "search space exhausted"
+                    elif idle >= MAX_FRUITLESS_PROPOSALS:  # a safety net: never spin on proposals forever
+                        self.exhausted = True
+                        self.stop_reason = f"no proposal led to a measurement in {idle} tries"
                 if self.executor.in_flight == 0 and not self._may_ask():
                     break
                 for job, result in self.executor.wait(timeout=0.25):
@@ -282,6 +287,15 @@ class Search:
         if candidate.hash in self._in_flight:
             self._held.setdefault(candidate.hash, []).append((trial, candidate))
             return False
+        rival = self._claimed_elsewhere(trial, candidate)
+        if rival is not None:
+            if rival.measured:
+                self._tell_duplicate(trial, candidate, rival)
+            else:
+                self._tell_skip(trial, candidate, "duplicate", "duplicate",
+                                f"trial {rival.number} of another process is measuring this candidate")
+            self.study.sampler.reseed_rng()  # stop proposing in lockstep with a process seeded alike
+            return False
         if self.cache is not None and self.plan.study.cache:
             hit = self.cache.get(self.plan.trial_key(candidate))
             if hit is not None:
@@ -293,6 +307,27 @@ class Search:
         self._in_flight[candidate.hash] = (trial, job)
         self.executor.submit(job)
         return True
+
+    def _claimed_elsewhere(self, trial: Any, candidate: Candidate) -> TrialRecord | None:
+        """The trial of another process that holds ``candidate`` (its hash is already stored).
+
+        Several processes may share a study. Each stores the candidate's hash on its trial before
+        measuring, then looks for an earlier trial with the same hash that is finished or running
+        in a live process: the earlier trial wins, so a candidate is measured once however the
+        processes interleave.
+        """
+        from optuna.trial import TrialState
+
+        for other in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE,
+                                                                   TrialState.FAIL)):
+            if other.number >= trial.number or other.user_attrs.get(HASH) != candidate.hash:
+                continue
+            rec = record(other)
+            if rec.skip is not None:
+                continue
+            if rec.measured or (rec.state == "RUNNING" and rec.owner != self._owner and owner_alive(rec.owner)):
+                return rec
+        return None
 
     # -- telling --------------------------------------------------------------------------------
     def _finish(self, job: TrialJob, result: TrialResult) -> None:
@@ -415,6 +450,37 @@ class Search:
         if self._front_memo is None or self._front_memo[0] != key:
             self._front_memo = (key, study_front(self.plan, recs))
         return self._front_memo[1]
+
+
+def _check_space_unchanged(plan: Plan, study: Any) -> None:
+    """Refuse to continue a study whose dimensions changed their domain since it started.
+
+    Optuna cannot change the distribution of a parameter within one study (every proposal
+    would fail); a dimension may be added or dropped, but not redefined.
+    """
+    current = {d.name: d for d in plan.space.dimensions}
+    checked: set[str] = set()
+    for trial in study.get_trials(deepcopy=False):
+        for name, started in trial.distributions.items():
+            if name in checked or name not in current:
+                continue
+            checked.add(name)
+            now = current[name].to_optuna()
+            if now != started:
+                raise UserError(f"{plan.study.source}: space: dimension {name} is now {_domain(now)}, but study "
+                                f"{plan.name!r} in {plan.storage_url} started with {_domain(started)}; a running "
+                                "study cannot change a dimension: restore it, or give the study another name or work_dir")
+        if len(checked) == len(current):
+            return
+
+
+def _domain(distribution: Any) -> str:
+    choices = getattr(distribution, "choices", None)
+    if choices is not None:
+        return "[" + ", ".join(map(str, choices)) + "]"
+    log = ", log" if getattr(distribution, "log", False) else ""
+    step = f", step {distribution.step}" if getattr(distribution, "step", None) not in (None, 1) else ""
+    return f"[{distribution.low} .. {distribution.high}{step}{log}]"
 
 
 def study_front(plan: Plan, all_records: Sequence[TrialRecord]) -> tuple[list[TrialRecord], list[float], float]:

@@ -167,3 +167,15 @@ def test_report_json_round_trip(write_study, cli) -> None:  # type: ignore[no-un
     report = json.loads(result.out)
     assert [t["number"] for t in report["trials"]] == sorted(t["number"] for t in report["trials"])
     assert set(report["reference_point"]) == {"accuracy_top1", "latency_p90_ms"}
+
+
+def test_a_changed_dimension_is_refused_not_spun_on(write_study, cli) -> None:  # type: ignore[no-untyped-def]
+    path = write_study("changed", budget={"trials": 2})
+    assert cli("tune", path, "-q", "--no-export").code == 0
+    path.write_text(path.read_text().replace("- 0.5", "- 0.75"))
+    result = cli("tune", path, "-q", "--no-export")
+    assert result.code == 2, result
+    assert result.err.strip().splitlines() == [
+        f"request-dse: error: {path}: space: dimension model.width is now [0.25, 0.75], but study 'changed' in "
+        f"journal:{path.parent / '.request-dse' / 'changed' / 'study.journal'} started with [0.25, 0.5]; a running "
+        "study cannot change a dimension: restore it, or give the study another name or work_dir"]
