@@ -120,6 +120,7 @@ class HostCores:
         return out
 
     def _busy(self, cores: Iterable[int], kind: str) -> bool:
+        """Whether a ``kind`` entry holds one of ``cores`` (no cores: unpinned, so all of them)."""
         wanted = set(cores)
         return any(not wanted or not entry["cores"] or wanted & set(entry["cores"]) for _, entry in self._read(kind))
 
@@ -159,7 +160,11 @@ class HostCores:
     # -- a measurement ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def measuring(self, cores: tuple[int, ...], stop: threading.Event | None = None) -> Iterator[list[int]]:
-        """Hold ``cores`` for a measurement: wait for other measurements, pause overlapping builds."""
+        """Hold ``cores`` for a measurement: wait for other measurements, pause overlapping builds.
+        No cores (a device measured elsewhere, such as an RPC board) holds nothing."""
+        if not cores:
+            yield []
+            return
         me = os.getpid()
         key = self.root / "measuring" / f"{me}-{threading.get_ident()}"
         release = self.wait_until_free(cores, "measuring", stop)

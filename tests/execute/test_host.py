@@ -152,3 +152,11 @@ def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, 
     a, b = alone["latency_p50_ms"], loaded["latency_p50_ms"]
     cv = max(alone["latency_cv"], loaded["latency_cv"])
     assert abs(b - a) / a <= cv, (alone, loaded)
+
+
+def test_a_device_measured_elsewhere_holds_no_cores(runner: HostRunner) -> None:
+    thread, out = _start_build(runner, 1.0)
+    with runner.host.measuring(()) as paused:  # e.g. an RPC board: nothing of this machine is held
+        assert paused == []
+    thread.join(timeout=30)
+    assert out["outcome"].status == "ok"
