@@ -262,8 +262,11 @@ def _connect(plan: Any, options: Mapping[str, Any]) -> tuple[bool, str]:
         return False, f"the Ray cluster at {address}"
     target = plan.target
     cpus = options.get("num_cpus") or max(1, len(target.build_cores()) or (os.cpu_count() or 1))
+    # Ray keeps only num_cpus idle workers by default: a measurement worker (no CPU) would be
+    # killed after each task and the next one would pay the worker's start-up and its
+    # forkserver's imports again.
     ray.init(num_cpus=cpus, resources={target.resource: 1}, _node_ip_address=options.get("host", "127.0.0.1"),
-             **quiet)
+             _system_config={"num_workers_soft_limit": cpus + 2}, **quiet)
     return True, f"a local Ray cluster ({cpus} CPUs)"
 
 

@@ -81,7 +81,7 @@ class RayCluster:
     def env(self) -> dict[str, str]:
         """What a driver of this cluster needs in its environment."""
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.root / "auth_token"),
-                **FAST_FAILURE_DETECTION}
+                "RAY_num_workers_soft_limit": "4", **FAST_FAILURE_DETECTION}
 
     def _start(self, name: str, args: list[str], cpus: int, resources: dict[str, float]) -> RayNode:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - the node keeps it
