@@ -13,7 +13,7 @@ from request_dse.config import SamplerConfig
 
 #: Option names each sampler accepts from ``sampler.options`` (others are rejected, not dropped).
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "default": ("population_size", "warm_start", "n_startup", "n_trees", "kappa"),
+    "default": ("population_size", "warm_start", "n_startup", "n_trees", "kappa", "margin"),
     "nsga2": ("population_size", "mutation_prob", "crossover_prob", "swapping_prob"),
     "nsga3": ("population_size", "mutation_prob", "crossover_prob", "swapping_prob"),
     "tpe": ("n_startup_trials", "n_ei_candidates", "multivariate", "group", "constant_liar"),

@@ -125,8 +125,8 @@ class SpaceAwareSampler(BaseSampler):
     def __init__(self, space: SearchSpace, directions: Sequence[str], *, seed: int = 0, budget: int = 0,
                  defaults: Sequence[Mapping[str, Any]] = (), flag_defaults: Mapping[str, Any] | None = None,
                  warm_start: Sequence[Candidate] = (),
-                 constraints: Sequence[tuple[int, Any]] = (), n_startup: int | None = None, n_trees: int = 32,
-                 kappa: float = 1.0) -> None:
+                 constraints: Sequence[tuple[int, Any]] = (), n_startup: int | None = None, n_trees: int = 24,
+                 kappa: float = 1.0, margin: float = 0.3) -> None:
         self.space = space
         self.directions = list(directions)
         self.seed = seed
@@ -139,10 +139,12 @@ class SpaceAwareSampler(BaseSampler):
         self.n_startup = n_startup if n_startup is not None else int(min(12, max(6, n // 50)))
         self.n_trees = n_trees
         self.kappa = kappa
+        self.margin = margin
         self.constraints = list(constraints)  # (objective index, MetricConstraint)
         self.budget = budget
         self._chosen: dict[int, Candidate] = {}
         self._trial_index: dict[int, int] = {}  # finished trial number -> candidate index (-1: none)
+        self.failed: set[int] = set()  # candidates whose measurement failed
         self._warm = self._warm_start(defaults, warm_start)
         flag_defaults = dict(flag_defaults or {})
         self.default_flags = {i for i, c in enumerate(self.candidates)
@@ -193,8 +195,11 @@ class SpaceAwareSampler(BaseSampler):
         return out
 
     def _observed(self, study: Any) -> tuple[list[int], np.ndarray, np.ndarray, set[int]]:
-        """Measured candidates (index, objective values minimized, feasible) and taken indices."""
+        """Measured candidates (index, objective values minimized, feasible) and taken indices;
+        candidates whose measurement failed (a build error, a wrong answer) go to ``self.failed``."""
         from optuna.trial import TrialState
+
+        from request_dse.storage import SKIP, STATUS
 
         idx: list[int] = []
         values: list[list[float]] = []
@@ -225,6 +230,9 @@ class SpaceAwareSampler(BaseSampler):
                 values.append([(-v if d == "maximize" else v) for v, d in zip(t.values, self.directions)])
                 cons = t.constraints or {}
                 feasible.append(all(c <= 0 for c in (cons.values() if isinstance(cons, dict) else cons)))
+            elif t.state == TrialState.FAIL and t.user_attrs.get(SKIP) is None \
+                    and t.user_attrs.get(STATUS) not in (None, "", "interrupted", "infeasible"):
+                self.failed.add(i)
         return idx, np.array(values, dtype=float).reshape(-1, len(self.directions)), np.array(feasible, bool), taken
 
     def _spread(self, pool: list[int], chosen: list[int]) -> int:
@@ -263,62 +271,96 @@ class SpaceAwareSampler(BaseSampler):
                 out[:, j] = np.log(col)
         return out, logs
 
-    def _hv_progress(self, y_feasible: np.ndarray, ref: np.ndarray, order: list[int]) -> bool:
-        """True when the front has stopped moving: < 1% hypervolume growth over the last trials."""
-        n = len(order)
-        window = max(5, n // 8)
-        if n < 2 * window:
-            return False
-        from request_dse.pareto import _hv
-
-        def hv(k: int) -> float:
-            pts = y_feasible[order[:k]]
-            pts = pts[np.all(pts < ref, axis=1)]
-            return _hv(_nondominated_min(pts), ref) if len(pts) else 0.0
-
-        now, before = hv(n), hv(n - window)
-        return now > 0 and (now - before) / now < 0.01
-
-    def _model_choice(self, idx: list[int], y: np.ndarray, feasible: np.ndarray, pool: list[int]) -> int:
+    def _failure_probability(self, ok: list[int], pool: list[int]) -> np.ndarray:
         from sklearn.ensemble import ExtraTreesRegressor
 
-        z, _ = self._transform(y)
+        failed = sorted(self.failed)
+        x = self.x[ok + failed]
+        y = np.r_[np.zeros(len(ok)), np.ones(len(failed))]
+        model = ExtraTreesRegressor(n_estimators=8, min_samples_leaf=2, random_state=self.rng.randrange(2**31))
+        model.fit(x, y)
+        return np.clip(model.predict(self.x[pool]), 0.0, 1.0)
+
+    def _model_choice(self, idx: list[int], y: np.ndarray, feasible: np.ndarray, pool: list[int]) -> int:
+        """The pool candidate with the largest expected hypervolume improvement.
+
+        Trees model each objective on a scale they fit well (log latency); the improvement is
+        scored in the objectives' own units, normalized by the current front's range, with the
+        reference point ``margin`` of that range beyond the front's nadir -- so it rewards what
+        the front lacks, not volume far from it."""
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        z, logs = self._transform(y)
         lo, hi = z.min(axis=0), z.max(axis=0)
         span = np.where(hi > lo, hi - lo, 1.0)
         zn = (z - lo) / span
-        ref = np.full(z.shape[1], 1.1)
-        x_train = self.x[idx]
-        x_pool = self.x[pool]
+        x_train, x_pool = self.x[idx], self.x[pool]
         preds = []
         for j in range(z.shape[1]):
             model = ExtraTreesRegressor(n_estimators=self.n_trees, min_samples_leaf=1, max_features=0.8,
                                         bootstrap=True, random_state=self.rng.randrange(2**31))
             model.fit(x_train, zn[:, j])
             preds.append(np.stack([tree.predict(x_pool) for tree in model.estimators_]))  # (T, P)
-        samples = np.stack(preds, axis=-1)  # (T, P, M)
-        ok = feasible & np.all(zn < ref, axis=1)
-        front = _nondominated_min(zn[ok]) if ok.any() else np.zeros((0, z.shape[1]))
-        stable = self._hv_progress(np.where(feasible[:, None], zn, np.inf), ref, list(range(len(idx))))
+        samples = np.stack(preds, axis=-1)  # (T, P, M), normalized model scale
+        mean, std = samples.mean(axis=0), samples.std(axis=0)
+        stable = self._front_stable(y, feasible)
         self.phase = "exploit" if stable else "explore"
         kappa = 0.0 if stable else self.kappa
-        if kappa:
-            mean, std = samples.mean(axis=0), samples.std(axis=0)
-            samples = samples - kappa * std[None]  # optimistic: shift every tree towards better
-            samples = np.where(samples < mean[None] - 3 * std[None], mean[None] - 3 * std[None], samples)
-        hvi_fn = hv_improvement if z.shape[1] == 2 else hv_improvement_nd
-        gain = hvi_fn(samples, front, ref)  # (T, P)
+        if kappa:  # optimism while the front still moves: every tree shifted towards better
+            samples = samples - kappa * std[None]
+
+        def own_units(v: np.ndarray) -> np.ndarray:
+            out = v * span + lo
+            for j, log in enumerate(logs):
+                if log:
+                    out[..., j] = np.exp(out[..., j])
+            return out
+
+        pred = own_units(samples)
+        front_pts = _nondominated_min(y[feasible]) if feasible.any() else y[:0]
+        if len(front_pts) == 0:
+            front_pts = _nondominated_min(y)
+        ideal, nadir = front_pts.min(axis=0), front_pts.max(axis=0)
+        scale = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir) * 0.1, 1e-9))
+        ref = np.full(y.shape[1], 1.0 + self.margin)
+        hvi_fn = hv_improvement if y.shape[1] == 2 else hv_improvement_nd
+        gain = hvi_fn((pred - ideal) / scale, (front_pts - ideal) / scale, ref)  # (T, P)
         if self.constraints:
             ok_tree = np.ones(gain.shape, bool)
             for j, constraint in self.constraints:
-                raw = samples[..., j] * span[j] + lo[j]
-                raw = -raw if self.directions[j] == "maximize" else raw
+                raw = -pred[..., j] if self.directions[j] == "maximize" else pred[..., j]
                 ok_tree &= np.vectorize(lambda v: constraint.violation(float(v)) <= 0)(raw)
             gain = np.where(ok_tree, gain, 0.0)
         score = gain.mean(axis=0)
-        if score.max() <= 1e-12:  # nothing expected to improve the front: most uncertain candidate
-            score = samples.std(axis=0).sum(axis=-1) if not kappa else np.asarray(preds).std(axis=1).sum(axis=0)
+        if self.failed:  # candidates like those that failed (build error, wrong answer) are worth less
+            score = score * (1.0 - self._failure_probability(idx, pool))
+        if score.max() <= 1e-12:  # nothing expected to improve the front: the most uncertain candidate
+            score = std.sum(axis=-1)
         best = np.flatnonzero(score >= score.max() - 1e-12)
         return pool[int(self.rng.choice(list(best)))]
+
+    def _front_stable(self, y: np.ndarray, feasible: np.ndarray) -> bool:
+        """True when the front has stopped moving: < 1% hypervolume growth over the last trials."""
+        n = len(y)
+        window = max(5, n // 8)
+        if n < 2 * window or not feasible.any():
+            return False
+        from request_dse.pareto import _hv
+
+        pts = y[feasible]
+        front_pts = _nondominated_min(pts)
+        ideal, nadir = front_pts.min(axis=0), front_pts.max(axis=0)
+        scale = np.where(nadir > ideal, nadir - ideal, 1.0)
+        ref = np.full(y.shape[1], 1.0 + self.margin)
+        order = np.flatnonzero(feasible)
+
+        def hv(k: int) -> float:
+            p = (y[order[order < k]] - ideal) / scale
+            p = p[np.all(p < ref, axis=1)]
+            return _hv(_nondominated_min(p), ref) if len(p) else 0.0
+
+        now, before = hv(n), hv(n - window)
+        return now > 0 and (now - before) / now < 0.01
 
 
 def load_warm_start(paths: str, space: SearchSpace, metric_names: Sequence[str],
@@ -363,6 +405,6 @@ def make_default_sampler(plan: Any, options: Mapping[str, Any], seed: int, budge
         if options.get("warm_start") else []
     constraints = [(study.metric_names.index(c.metric), c) for c in study.constraints
                    if c.metric in study.metric_names]
-    kwargs = {k: options[k] for k in ("n_startup", "n_trees", "kappa") if k in options}
-    return SpaceAwareSampler(space, directions, seed=seed, budget=budget, defaults=defaults, flag_defaults=flag_defaults, warm_start=warm,
-                             constraints=constraints, **kwargs)
+    kwargs = {k: options[k] for k in ("n_startup", "n_trees", "kappa", "margin") if k in options}
+    return SpaceAwareSampler(space, directions, seed=seed, budget=budget, defaults=defaults,
+                             flag_defaults=flag_defaults, warm_start=warm, constraints=constraints, **kwargs)
