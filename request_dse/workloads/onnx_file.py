@@ -119,9 +119,9 @@ class OnnxFileWorkload(Workload):
         stem = f"{self.name}-{self.sha256[:12]}"
         model = self.onnx_path
         if precision == "int8":
-            from request_dse.workloads.quantize import quantize_static
+            from request_dse.workloads.quantize import RECIPE, quantize_static
 
-            model = cached(cache_dir / "models" / f"{stem}-int8.onnx",
+            model = cached(cache_dir / "models" / f"{stem}-int8-{RECIPE}.onnx",
                            lambda tmp: quantize_static(self.onnx_path, tmp, self.x[:CALIBRATION_SIZE],
                                                        self.signature.input_name))
         data_sha = sha256_file(self.data_path)[:12]

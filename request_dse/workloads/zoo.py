@@ -77,9 +77,9 @@ class DigitsZoo(Workload):
         split = digits.split(resolution)
         model = source
         if precision == "int8":
-            from request_dse.workloads.quantize import quantize_static
+            from request_dse.workloads.quantize import RECIPE, quantize_static
 
-            model = cached(cache_dir / "models" / f"{entry['id']}-int8-{entry['sha256'][:12]}.onnx",
+            model = cached(cache_dir / "models" / f"{entry['id']}-int8-{RECIPE}-{entry['sha256'][:12]}.onnx",
                            lambda tmp: quantize_static(source, tmp, split.x_calibration, "input"))
         data = cached(cache_dir / "data" / f"digits-r{resolution}.npz",
                       lambda tmp: _save_npz(tmp, x_eval=split.x_test, y_eval=split.y_test, x_check=split.x_check))
