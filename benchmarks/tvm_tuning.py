@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/tvm_tuning.py [--trials 64] [--frameworks onnxruntime,tvm,torch] [--widths 0.25,1.0]
 
 Runs ``studies/full-stack.yaml`` (grid sampler: every candidate) from an empty cache, then runs
-it again as a second study (new work dir, same cache). Prints a Markdown section: per model,
+it again as a second study (new work dir, same cache, no results cache: every candidate is
+built again). Prints a Markdown section: per model,
 the best untuned and tuned TVM p50 latency, the speedup, the time spent tuning in each study
 (the second must be zero: the database is reused) and the other backends' best for scale.
 """
@@ -11,6 +12,7 @@ the best untuned and tuned TVM p50 latency, the speedup, the time spent tuning i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -26,6 +28,9 @@ def _model(params: Any) -> str:
 
 
 def _study(tmp: Path, name: str, trials: int, frameworks: list[str], widths: list[float]) -> Path:
+    path = tmp / f"{name}.yaml"
+    if path.exists():  # a re-run with --work continues the study as it was written
+        return path
     doc = yaml.safe_load((REPO / "studies" / "full-stack.yaml").read_text())
     doc["name"] = name
     doc["work_dir"] = str(tmp / name)
@@ -33,8 +38,10 @@ def _study(tmp: Path, name: str, trials: int, frameworks: list[str], widths: lis
     doc["frameworks"]["tvm"]["tuning_trials"] = [0, trials]
     doc["space"]["dimensions"]["model.width"] = widths
     doc["tracking"] = {"enabled": False}
+    # The second study must build every candidate again (not reuse the first one's results)
+    # to show that its builds find the tuned databases.
+    doc["cache"] = name == "first"
     doc["confirm"] = {"enabled": False}
-    path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -52,10 +59,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--frameworks", default="onnxruntime,tvm,torch")
     parser.add_argument("--widths", default="0.25,1.0", help="MobileNet widths (the study's: 0.25,1.0)")
+    parser.add_argument("--work", type=Path, help="keep the studies and the cache here (a re-run continues them)")
     args = parser.parse_args()
     frameworks = args.frameworks.split(",")
-    with tempdir() as name:
+    with contextlib.nullcontext(str(args.work)) if args.work else tempdir() as name:
         tmp = Path(name)
+        tmp.mkdir(parents=True, exist_ok=True)
         env = fresh_env(tmp)
         runs = {}
         for study_name in ("first", "second"):
