@@ -8,15 +8,20 @@ starts from what is already known. This sampler works on the space itself:
    active only where their condition holds; space constraints are applied), and only ever
    proposes one of those that is not measured or in flight -- never a duplicate, never an
    excluded candidate, never an inactive knob.
-2. **Warm start.** The first proposals are the candidates whose backend flags are all at
-   the catalogs' defaults (the configuration a user would try first), spread over the other
-   dimensions; then the Pareto-optimal candidates of recorded tables of the same workload
-   (option ``warm_start``: table paths written by ``request-dse export-table``, separated
-   by ``,``) that this space contains.
+2. **Warm start.** The first proposals are, per backend, the candidate with every flag at
+   its catalog default and the workload's and target's default model, batch and threads (the
+   configuration a user would try first); then the Pareto-optimal candidates of recorded
+   tables of the same workload (option ``warm_start``: table paths written by
+   ``request-dse export-table``, separated by ``,``) that this space contains; then, up to
+   ``n_startup`` measurements, candidates with default flags spread over the other
+   dimensions (farthest first).
 3. **Model-based.** Each objective is modelled by a randomized-tree ensemble on one-hot and
-   ordinal features of the knobs; each tree is one plausible outcome, and a candidate's
-   score is its hypervolume improvement over the current front averaged over the trees
-   (with the study's metric constraints on objectives applied per tree).
+   ordinal features of the knobs (log scale for latencies); each tree is one plausible
+   outcome, and a candidate's score is its hypervolume improvement over the current front
+   averaged over the trees, in the objectives' own units around the front (reference point
+   ``margin`` of the front's range beyond its nadir), with the study's metric constraints on
+   objectives applied per tree. A second ensemble learns which candidates fail (build
+   errors, wrong answers) and discounts look-alikes.
 4. **Explore, then exploit.** While the front still moves, predictions are shifted by
    ``kappa`` standard deviations of the trees towards better (optimism: exploration);
    once the hypervolume has grown less than 1% over the last trials, ``kappa`` drops to 0
@@ -171,12 +176,16 @@ class SpaceAwareSampler(BaseSampler):
         candidate = self._chosen.get(trial.number)
         if candidate is None:
             candidate = self._chosen[trial.number] = self.choose(study)
-        value = candidate.get(param_name)
-        if value is None or not param_distribution._contains(param_distribution.to_internal_repr(value)):
-            # not a dimension of this space (a foreign suggest): anything valid
-            return param_distribution.to_external_repr(param_distribution.to_internal_repr(
-                self.rng.choice(getattr(param_distribution, "choices", [param_distribution.low]))))
-        return value
+        if param_name in candidate:
+            value = candidate[param_name]
+            try:
+                if param_distribution._contains(param_distribution.to_internal_repr(value)):
+                    return value
+            except ValueError:
+                pass
+        # not a dimension of this candidate (a foreign suggest): any valid value
+        choices = getattr(param_distribution, "choices", None)
+        return self.rng.choice(choices) if choices else param_distribution.low
 
     # -- choosing -----------------------------------------------------------------------------------
     def _warm_start(self, defaults: Sequence[Mapping[str, Any]], recorded: Sequence[Candidate]) -> list[int]:
