@@ -41,11 +41,8 @@ class TrackingTarget:
 
     uri: str
     experiment: str
-    artifact_root: Path | None = None  # set for the embedded store only
-
-    @property
-    def embedded(self) -> bool:
-        return self.artifact_root is not None
+    artifact_root: Path | None = None  # where a local database keeps its artifacts
+    embedded: bool = False  # the default store under the project's mlflow/ folder
 
     @property
     def remote(self) -> bool:
@@ -60,7 +57,7 @@ class TrackingTarget:
 
 def embedded_target(root: Path, experiment: str) -> TrackingTarget:
     folder = root / "mlflow"
-    return TrackingTarget(f"sqlite:///{folder / 'mlflow.db'}", experiment, folder / "artifacts")
+    return TrackingTarget(f"sqlite:///{folder / 'mlflow.db'}", experiment, folder / "artifacts", embedded=True)
 
 
 def resolve(uri: str | None, experiment: str | None, workload: str, near: Path | None = None) -> TrackingTarget:
@@ -74,6 +71,8 @@ def resolve(uri: str | None, experiment: str | None, workload: str, near: Path |
 
         raise UserError(f"tracking URI {uri!r}: use an http(s):// server or a database URI such as "
                         "sqlite:///path/mlflow.db (MLflow's file store is not supported)")
+    if uri.startswith("sqlite:///"):  # artifacts beside the database, as for the embedded store
+        return TrackingTarget(uri, name, Path(uri[len("sqlite:///"):]).parent / "artifacts")
     return TrackingTarget(uri, name)
 
 
