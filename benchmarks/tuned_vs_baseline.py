@@ -80,13 +80,13 @@ def main() -> None:
         baseline_s = 0.0
         for backend, precisions in sorted(wanted.items()):
             for precision, models in sorted(precisions.items()):
-                args = ["baseline", "--workload", plan.study.workload.name, "--target", plan.target_spec.name,
+                cmd = ["baseline", "--workload", plan.study.workload.name, "--target", plan.target_spec.name,
                         "--backend", backend, "--precision", precision, "--repeats", str(measure.repeats),
                         "--min-runs", str(measure.min_runs), "--min-time-s", str(measure.min_time_s),
                         "--out", str(tmp / "baseline" / f"{backend}-{precision}")]
                 for m in sorted(models):
-                    args += ["--model", m]
-                baseline_s += run(*args, cwd=tmp)
+                    cmd += ["--model", m]
+                baseline_s += run(*cmd, cwd=tmp)
 
         tuned, errors = load_bundles([tmp / "tuned"])
         baselines, errors_b = load_bundles([tmp / "baseline"])
