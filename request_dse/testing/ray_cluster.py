@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ class RayCluster:
                 except ProcessLookupError:
                     pass
             node.close()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _free_port_outside_workers() -> int:
