@@ -118,7 +118,12 @@ def test_the_committed_ground_truth_table_covers_its_space() -> None:
     found = [table.get(c) for c in candidates]
     assert sum(r is not None for r in found) == len(candidates)
     ok = [r for r in found if r is not None and r.status == "ok"]
-    assert len(ok) >= 0.9 * len(candidates)
+    assert len(ok) >= 0.75 * len(candidates)
+    for r in found:  # the only failures: ONNX Runtime's `all` level on QDQ int8 models
+        assert r is not None
+        if r.status != "ok":
+            assert r.status == "wrong_answer" and r.knobs["model.precision"] == "int8"
+            assert r.knobs["onnxruntime.graph_optimization_level"] == "all"
     # raw-sample statistics agree with the metrics; nearly all reached the protocol's 32 runs
     assert all(r.samples.get("n", r.metrics["samples"]) == r.metrics["samples"] for r in ok)
     assert sum(r.metrics["samples"] >= 32 for r in ok) >= 0.95 * len(ok)
