@@ -46,8 +46,25 @@ def cpu_features() -> frozenset[str]:
     return frozenset(cpuinfo().get("flags", "").split())
 
 
+#: Set by a driver before it pins itself to its build cores, and inherited by its workers, so
+#: that every process of a study sees the cores the study may use, not the ones it is pinned to.
+CORES_ENV = "REQUEST_DSE_CORES"
+
+
 def usable_cores() -> tuple[int, ...]:
+    """The cores this study may use (the process's CPU affinity when the study started)."""
+    text = os.environ.get(CORES_ENV)
+    if text:
+        try:
+            return tuple(sorted(int(c) for c in text.split(",")))
+        except ValueError:
+            pass
     return tuple(sorted(os.sched_getaffinity(0)))
+
+
+def remember_cores() -> None:
+    """Record :func:`usable_cores` for this process and its children before it pins itself."""
+    os.environ.setdefault(CORES_ENV, ",".join(map(str, usable_cores())))
 
 
 def memory_bytes() -> int:

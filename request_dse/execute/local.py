@@ -96,6 +96,9 @@ class LocalExecutor(Executor):
         self._lock = threading.Lock()
         self._affinity = os.sched_getaffinity(0)
         if runtime.build_cores and set(runtime.build_cores) != self._affinity:
+            from request_dse.sysinfo import remember_cores
+
+            remember_cores()
             os.sched_setaffinity(0, runtime.build_cores)
 
     @property
