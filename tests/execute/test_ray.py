@@ -159,6 +159,8 @@ def test_a_lost_node_fails_its_trials_and_the_study_goes_on(cluster: RayCluster,
             assert time.monotonic() < deadline, "no build ever ran on node c"
             assert thread.is_alive()
             time.sleep(0.1)
+        activity = executor.activity()  # what the progress line shows
+        assert activity.building >= 1 and activity.building + sum((activity.measuring or {}).values()) <= 4
         node.kill()
         killed = time.time()
         thread.join(timeout=300)
