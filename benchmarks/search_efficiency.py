@@ -21,8 +21,9 @@ median is then given as "> cap").
 
 Optuna's GP sampler costs seconds per trial on this space (it falls back to independent
 sampling for the conditional dimensions and refits its GP each trial: 6-10 s per trial on the
-shared 2-core machine), so it runs ``--gp-seeds`` seeds (3) up to ``--gp-cap`` of the space
-(10%) unless told otherwise; the table says so.
+shared 2-core machine, and it proposes many duplicates), so it runs ``--gp-seeds`` seeds (2)
+up to ``--gp-cap`` of the space (5%) unless told otherwise; the table says so ("-": the run
+was capped before that point).
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def trials_to(trace: Sequence[float], target: float) -> float:
 
 
 def at(trace: Sequence[float], n: int) -> float:
-    return trace[min(n, len(trace)) - 1] if trace else 0.0
+    """The ratio after ``n`` trials (NaN when the run was capped before)."""
+    return trace[n - 1] if len(trace) >= n else math.nan
 
 
 def median(values: Sequence[float]) -> float:
@@ -164,7 +166,8 @@ def summarize(runs: list[dict], n_space: int, cap: int) -> list[dict]:  # type: 
             row[f"to_{round(target * 100)}"] = median(values)
             row[f"reached_{round(target * 100)}"] = sum(v < math.inf for v in values)
         for frac in (0.10, 0.20):
-            row[f"at_{round(frac * 100)}"] = median([at(r["trace"], math.ceil(frac * n_space)) for r in mine])  # type: ignore[arg-type]
+            values = [at(r["trace"], math.ceil(frac * n_space)) for r in mine]  # type: ignore[arg-type]
+            row[f"at_{round(frac * 100)}"] = math.nan if any(math.isnan(v) for v in values) else median(values)
         row["wall_s"] = sum(float(r["wall_s"]) for r in mine)  # type: ignore[arg-type]
         rows.append(row)
     return rows
@@ -186,7 +189,8 @@ def markdown(rows: list[dict], n_space: int, cap: int, meta: dict[str, object]) 
         for target in (90, 95, 99):
             reached = row[f"reached_{target}"]
             cells.append(f"{fmt_trials(row[f'to_{target}'], n_space, cap)} [{reached}/{row['seeds']}]")  # type: ignore[arg-type]
-        cells += [f"{row['at_10']:.1%}", f"{row['at_20']:.1%}", f"{row['wall_s']:.0f} s"]
+        cells += ["-" if math.isnan(row[k]) else f"{row[k]:.1%}" for k in ("at_10", "at_20")]  # type: ignore[arg-type]
+        cells.append(f"{row['wall_s']:.0f} s")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -247,9 +251,9 @@ def main() -> None:
     parser.add_argument("--study", type=Path, default=STUDY)
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--cap", type=float, default=0.6, help="most trials per run, as a fraction of the space")
-    parser.add_argument("--gp-seeds", type=int, default=3, help="seeds of the (slow) GP sampler")
-    parser.add_argument("--gp-cap", type=float, default=0.1, help="most trials per GP run, fraction of the space")
+    parser.add_argument("--cap", type=float, default=0.25, help="most trials per run, as a fraction of the space")
+    parser.add_argument("--gp-seeds", type=int, default=2, help="seeds of the (slow) GP sampler")
+    parser.add_argument("--gp-cap", type=float, default=0.05, help="most trials per GP run, fraction of the space")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
