@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import ClassVar
 from request_dse.config import BuildConfig
 from request_dse.execute._base import Activity, Executor, TrialJob
 from request_dse.execute._process import ChildOutcome, InlineRunner, ProcessRunner
+from request_dse.execute._threads import ThreadedExecutor
 from request_dse.execute.steps import build_step
 from request_dse.records import BuildRequest, BuildResult, MeasureResult, SessionRequest, TrialResult
 from request_dse.targets import Target
@@ -79,7 +79,7 @@ class LocalRuntime:
             return target.measure(request, self.runner, log_path)
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(ThreadedExecutor):
     """Each trial in a driver thread; builds and measurement sessions in isolated workers.
 
     The driver process itself keeps to the build cores, so its own bursts of work (telling
@@ -89,56 +89,15 @@ class LocalExecutor(Executor):
     name: ClassVar[str] = "local"
 
     def __init__(self, runtime: LocalRuntime, build_workers: int) -> None:
+        super().__init__()
         self.runtime = runtime
         self._capacity = build_workers + 1
-        self._done: queue.Queue[tuple[TrialJob, TrialResult]] = queue.Queue()
-        self._threads: dict[int, tuple[TrialJob, threading.Thread]] = {}
-        self._lock = threading.Lock()
         self._affinity = os.sched_getaffinity(0)
         if runtime.build_cores and set(runtime.build_cores) != self._affinity:
             from request_dse.sysinfo import remember_cores
 
             remember_cores()
             os.sched_setaffinity(0, runtime.build_cores)
-
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._threads)
-
-    def submit(self, job: TrialJob) -> None:
-        thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"trial-{job.number}")
-        with self._lock:
-            self._threads[job.number] = (job, thread)
-        thread.start()
-
-    def _run(self, job: TrialJob) -> None:
-        from request_dse.trial import run_trial
-
-        try:
-            result = run_trial(job, self.runtime)
-        except Exception as exc:  # noqa: BLE001 - a bug in one trial must not stop the study
-            from request_dse.execute._process import summarize_exception
-
-            result = TrialResult(job.candidate, "crashed", error=f"internal error: {summarize_exception(exc)}")
-        self._done.put((job, result))
-
-    def wait(self, timeout: float | None) -> list[tuple[TrialJob, TrialResult]]:
-        out = []
-        try:
-            out.append(self._done.get(timeout=timeout))
-            while True:
-                out.append(self._done.get_nowait())
-        except queue.Empty:
-            pass
-        with self._lock:
-            for job, _ in out:
-                self._threads.pop(job.number, None)
-        return out
 
     def activity(self) -> Activity:
         counts = self.runtime.runner.running()
@@ -149,19 +108,7 @@ class LocalExecutor(Executor):
         self.runtime.runner.close()
         with self.runtime._cond:
             self.runtime._cond.notify_all()  # builds waiting for cores see the runner closed
-        with self._lock:
-            pending = list(self._threads.values())
-        for _, thread in pending:
-            thread.join(timeout=10)
-        finished = self.wait(timeout=0)
-        by_number = {job.number: (job, result) for job, result in finished}
-        out = []
-        for job, _ in pending:
-            _, result = by_number.get(job.number, (job, None))
-            if result is None or result.status != "ok":
-                result = TrialResult(job.candidate, "interrupted", error="the study was stopped while this trial ran")
-            out.append((job, result))
-        return out
+        return self._drain(join_timeout=10)
 
 
 class InlineExecutor(LocalExecutor):

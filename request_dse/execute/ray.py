@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import queue
 import re
 import threading
 import time
@@ -42,7 +41,8 @@ from typing import Any, ClassVar
 
 from request_dse.config import BuildConfig, TargetSpec
 from request_dse.errors import ConfigError, UserError
-from request_dse.execute._base import Activity, Executor, TrialJob
+from request_dse.execute._base import Activity, TrialJob
+from request_dse.execute._threads import ThreadedExecutor
 from request_dse.records import BuildRequest, BuildResult, MeasureResult, SessionRequest, TrialResult
 from request_dse.targets import Target
 
@@ -270,7 +270,7 @@ def _connect(plan: Any, options: Mapping[str, Any]) -> tuple[bool, str]:
     return True, f"a local Ray cluster ({cpus} CPUs)"
 
 
-class RayExecutor(Executor):
+class RayExecutor(ThreadedExecutor):
     """Trials in driver threads; their builds and measurements as Ray tasks (see the module doc)."""
 
     name: ClassVar[str] = "ray"
@@ -278,6 +278,7 @@ class RayExecutor(Executor):
     def __init__(self, plan: Any, options: Mapping[str, Any] | None = None) -> None:
         import ray
 
+        super().__init__()
         if options is None:  # the study's options are for the ray executor only when it names it
             options = plan.study.executor_options if plan.study.executor == "ray" else {}
         opts = ray_options(plan.study.source, options)
@@ -292,52 +293,12 @@ class RayExecutor(Executor):
         self.runtime = RayRuntime(opts, plan.preload(), plan.target_spec)
         builds = int(resources.get("CPU", 1) // opts.get("build_cpus", 1)) or 1
         self._capacity = int(opts.get("max_in_flight") or builds + int(resources.get(target.resource, 1)))
-        self._done: queue.Queue[tuple[TrialJob, TrialResult]] = queue.Queue()
-        self._threads: dict[int, tuple[TrialJob, threading.Thread]] = {}
-        self._lock = threading.Lock()
         self._shut = False
 
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._threads)
-
-    def submit(self, job: TrialJob) -> None:
-        thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"trial-{job.number}")
-        with self._lock:
-            self._threads[job.number] = (job, thread)
-        thread.start()
-
-    def _run(self, job: TrialJob) -> None:
-        from request_dse.trial import run_trial
-
-        try:
-            result = run_trial(job, self.runtime)
-            where = self.runtime.take_where()
-            if where:
-                result = dataclasses.replace(result, info={**result.info, **where})
-        except Exception as exc:  # noqa: BLE001 - a bug in one trial must not stop the study
-            from request_dse.execute._process import summarize_exception
-
-            result = TrialResult(job.candidate, "crashed", error=f"internal error: {summarize_exception(exc)}")
-        self._done.put((job, result))
-
-    def wait(self, timeout: float | None) -> list[tuple[TrialJob, TrialResult]]:
-        out = []
-        try:
-            out.append(self._done.get(timeout=timeout))
-            while True:
-                out.append(self._done.get_nowait())
-        except queue.Empty:
-            pass
-        with self._lock:
-            for job, _ in out:
-                self._threads.pop(job.number, None)
-        return out
+    def _trial(self, job: TrialJob) -> TrialResult:
+        result = super()._trial(job)
+        where = self.runtime.take_where()
+        return dataclasses.replace(result, info={**result.info, **where}) if where else result
 
     def activity(self) -> Activity:
         return self.runtime.activity()
@@ -354,16 +315,6 @@ class RayExecutor(Executor):
             return []
         self._shut = True
         self.runtime.close()
-        with self._lock:
-            pending = list(self._threads.values())
-        for _, thread in pending:
-            thread.join(timeout=30)
-        finished = {job.number: result for job, result in self.wait(timeout=0)}
-        out = []
-        for job, _ in pending:
-            result = finished.get(job.number)
-            if result is None or result.status != "ok":
-                result = TrialResult(job.candidate, "interrupted", error="the study was stopped while this trial ran")
-            out.append((job, result))
+        out = self._drain(join_timeout=30)
         self._disconnect()
         return out

@@ -1,0 +1,88 @@
+"""Executors that run each trial in a driver thread (``local``, ``inline``, ``ray``).
+
+A trial's thread calls :func:`request_dse.trial.run_trial` with the executor's runtime, which
+decides where the build and the measurement run (worker processes, Ray tasks, this process);
+the thread only waits. Results come back through a queue, in the order trials finish.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from request_dse.execute._base import Executor, TrialJob
+from request_dse.records import TrialResult
+
+INTERRUPTED = "the study was stopped while this trial ran"
+
+
+class ThreadedExecutor(Executor):
+    """Trial threads and their result queue; subclasses set ``runtime`` and ``_capacity``."""
+
+    runtime: Any
+    _capacity: int
+
+    def __init__(self) -> None:
+        self._done: queue.Queue[tuple[TrialJob, TrialResult]] = queue.Queue()
+        self._threads: dict[int, tuple[TrialJob, threading.Thread]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def submit(self, job: TrialJob) -> None:
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"trial-{job.number}")
+        with self._lock:
+            self._threads[job.number] = (job, thread)
+        thread.start()
+
+    def _trial(self, job: TrialJob) -> TrialResult:
+        """Run one trial (in its thread); the default runs it with this executor's runtime."""
+        from request_dse.trial import run_trial
+
+        return run_trial(job, self.runtime)
+
+    def _run(self, job: TrialJob) -> None:
+        try:
+            result = self._trial(job)
+        except Exception as exc:  # noqa: BLE001 - a bug in one trial must not stop the study
+            from request_dse.execute._process import summarize_exception
+
+            result = TrialResult(job.candidate, "crashed", error=f"internal error: {summarize_exception(exc)}")
+        self._done.put((job, result))
+
+    def wait(self, timeout: float | None) -> list[tuple[TrialJob, TrialResult]]:
+        out = []
+        try:
+            out.append(self._done.get(timeout=timeout))
+            while True:
+                out.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        with self._lock:
+            for job, _ in out:
+                self._threads.pop(job.number, None)
+        return out
+
+    def _drain(self, join_timeout: float) -> list[tuple[TrialJob, TrialResult]]:
+        """After the runtime was closed: every trial still in flight, ``interrupted`` unless it
+        finished ``ok`` in the meantime."""
+        with self._lock:
+            pending = list(self._threads.values())
+        for _, thread in pending:
+            thread.join(timeout=join_timeout)
+        finished = {job.number: result for job, result in self.wait(timeout=0)}
+        out = []
+        for job, _ in pending:
+            result = finished.get(job.number)
+            if result is None or result.status != "ok":
+                result = TrialResult(job.candidate, "interrupted", error=INTERRUPTED)
+            out.append((job, result))
+        return out
