@@ -174,7 +174,8 @@ class BackendConformance:
         job, build = build_inline(plan, candidates(plan)[0], tmp_path)
         assert build.status == "ok", build.error
         request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
-                                      protocol=dataclasses.replace(PROTOCOL, max_time_s=60.0, min_time_s=30.0))
+                                      protocol=dataclasses.replace(PROTOCOL, max_time_s=60.0, min_time_s=30.0,
+                                                                   max_runs=10**9))
         runner = ProcessRunner(plan.preload())
         outcome: list[Any] = []
         thread = threading.Thread(target=lambda: outcome.append(plan.target.measure(request, runner)))
