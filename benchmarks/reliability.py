@@ -28,7 +28,7 @@ from benchmarks._util import REPO, fresh_env, machine, tempdir  # noqa: E402
 EXE = str(Path(sys.executable).with_name("request-dse"))
 BAD = REPO / "tests" / "data" / "bad"
 FAST = {"warmup_runs": 2, "min_runs": 20, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1, "timeout_s": 15,
-        "memory_limit_mb": 400}
+        "memory_limit_mb": 1500}
 
 
 def study(path: Path, name: str, **fields: object) -> Path:
@@ -36,7 +36,7 @@ def study(path: Path, name: str, **fields: object) -> Path:
            "space": {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25, 0.5],
                                     "model.resolution": [4, 8], "model.precision": ["fp32"]}},
            "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}],
-           "measure": FAST, "build": {"timeout_s": 15, "memory_limit_mb": 400},
+           "measure": FAST, "build": {"timeout_s": 15, "memory_limit_mb": 1500},
            "tracking": {"enabled": False}, "confirm": {"enabled": False}, "cache": False, **fields}
     path.write_text(yaml.safe_dump(doc))
     return path

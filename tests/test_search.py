@@ -136,8 +136,8 @@ def test_every_fault_ends_its_trial_and_the_study_goes_on(write_study) -> None: 
                                              "model.resolution": [4], "model.precision": ["fp32"]}},
                        sampler={"name": "grid"}, budget={"trials": 16},
                        measure={"warmup_runs": 1, "min_runs": 5, "min_time_s": 0, "max_time_s": 1, "repeats": 1,
-                                "timeout_s": 3, "memory_limit_mb": 400},
-                       build={"timeout_s": 3, "memory_limit_mb": 400})
+                                "timeout_s": 10, "memory_limit_mb": 1500},
+                       build={"timeout_s": 10, "memory_limit_mb": 1500})
     search = run(path)
     done = measured(search)
     assert len(done) == 16

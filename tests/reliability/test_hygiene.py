@@ -13,7 +13,7 @@ LIBRARY_FILES = {".ses"}
 SERVICES = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")  # ONNX Runtime's session id, written once per temp dir
 CRASHES = {"faults": {"fault": ["segfault", "hang", "none"], "stage": ["build", "measure"]}}
 QUICK = {"warmup_runs": 1, "min_runs": 5, "min_time_s": 0, "max_time_s": 1, "repeats": 1, "timeout_s": 15,
-         "memory_limit_mb": 400}
+         "memory_limit_mb": 1500}
 
 
 def _study(write_study):  # type: ignore[no-untyped-def]
@@ -22,7 +22,7 @@ def _study(write_study):  # type: ignore[no-untyped-def]
                        space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25],
                                              "model.resolution": [4], "model.precision": ["fp32"]},
                               "constraints": ["not (faults.fault == 'hang' and faults.stage == 'build')"]},
-                       measure=QUICK, build={"timeout_s": 120, "memory_limit_mb": 400})
+                       measure=QUICK, build={"timeout_s": 120, "memory_limit_mb": 1500})
 
 
 @pytest.mark.slow
