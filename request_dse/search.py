@@ -19,6 +19,7 @@ re-queued, so re-running a study continues it without measuring anything twice.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import random
 import time
@@ -44,6 +45,9 @@ from request_dse.storage import (CACHED, DUPLICATE_OF, ERROR, HASH, INFO, METRIC
 #: Proposals in a row that measure nothing before an unmeasured candidate is enqueued.
 MAX_IDLE_PROPOSALS = 25
 MAX_FRUITLESS_PROPOSALS = 20 * MAX_IDLE_PROPOSALS
+#: A trial another process has just asked for carries no owner for a moment (the owner is stored
+#: with its parameters); only after this long without one is it a dead run's to recover.
+OWNERLESS_GRACE_S = 10.0
 
 
 def _one_write(method: Callable[..., None]) -> Callable[..., None]:
@@ -132,8 +136,13 @@ class Search:
         from optuna.trial import TrialState
 
         recovered = []
+        now = datetime.datetime.now()
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if owner_alive(trial.user_attrs.get(OWNER)):
+            owner = trial.user_attrs.get(OWNER)
+            if owner is None and trial.datetime_start is not None \
+                    and (now - trial.datetime_start).total_seconds() < OWNERLESS_GRACE_S:
+                continue  # just asked by a live process that has not stored its owner yet
+            if owner_alive(owner):
                 continue
             storage = self.study._storage
             storage.set_trial_user_attr(trial._trial_id, STATUS, "interrupted")
@@ -226,6 +235,7 @@ class Search:
                         self.exhausted = True
                         self.stop_reason = f"no proposal led to a measurement in {idle} tries"
                 if self.executor.in_flight == 0 and not self._may_ask():
+                    self.recover()  # what a run killed within the grace period left RUNNING
                     break
                 for job, result in self.executor.wait(timeout=0.25):
                     self._finish(job, result)
@@ -287,7 +297,12 @@ class Search:
         if candidate.hash in self._in_flight:
             self._held.setdefault(candidate.hash, []).append((trial, candidate))
             return False
-        rival = self._claimed_elsewhere(trial, candidate)
+        rival, taken = self._claimed_elsewhere(trial, candidate)
+        if rival is None and taken >= self.budget:  # other processes took the rest of the budget first
+            self._tell_skip(trial, candidate, "budget", "skipped",
+                            "the budget was reached by other processes sharing the study")
+            self.exhausted, self.stop_reason = True, "budget reached"
+            return False
         if rival is not None:
             if rival.measured:
                 self._tell_duplicate(trial, candidate, rival)
@@ -308,26 +323,33 @@ class Search:
         self.executor.submit(job)
         return True
 
-    def _claimed_elsewhere(self, trial: Any, candidate: Candidate) -> TrialRecord | None:
-        """The trial of another process that holds ``candidate`` (its hash is already stored).
+    def _claimed_elsewhere(self, trial: Any, candidate: Candidate) -> tuple[TrialRecord | None, int]:
+        """The trial of another process that holds ``candidate``, and how many earlier trials
+        hold a share of the budget (measured, or being measured by a live process).
 
         Several processes may share a study. Each stores the candidate's hash on its trial before
-        measuring, then looks for an earlier trial with the same hash that is finished or running
-        in a live process: the earlier trial wins, so a candidate is measured once however the
-        processes interleave.
+        measuring, then looks at the earlier trials: the earliest trial holding a hash wins, and
+        the first ``budget`` claims take the budget, so a candidate is measured once and the
+        budget is kept however the processes interleave.
         """
         from optuna.trial import TrialState
 
+        rival: TrialRecord | None = None
+        taken = 0
         for other in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE,
                                                                    TrialState.FAIL)):
-            if other.number >= trial.number or other.user_attrs.get(HASH) != candidate.hash:
+            attrs = other.user_attrs
+            if other.number >= trial.number or attrs.get(SKIP) is not None or attrs.get(HASH) is None:
                 continue
-            rec = record(other)
-            if rec.skip is not None:
+            finished = attrs.get(STATUS, "") not in ("", "interrupted") and other.state != TrialState.RUNNING
+            running = other.state == TrialState.RUNNING and (attrs.get(OWNER) == self._owner
+                                                             or owner_alive(attrs.get(OWNER)))
+            if not (finished or running):
                 continue
-            if rec.measured or (rec.state == "RUNNING" and rec.owner != self._owner and owner_alive(rec.owner)):
-                return rec
-        return None
+            taken += 1
+            if rival is None and attrs[HASH] == candidate.hash and (finished or attrs.get(OWNER) != self._owner):
+                rival = record(other)
+        return rival, taken
 
     # -- telling --------------------------------------------------------------------------------
     def _finish(self, job: TrialJob, result: TrialResult) -> None:

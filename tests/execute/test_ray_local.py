@@ -30,6 +30,16 @@ def _ray_processes_of(pid: int) -> list[int]:
     return out
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT deliverable and at its default, as for a command typed in a terminal.
+
+    Ignored or blocked signals are inherited by a child; a Ray driver earlier in this test
+    session (tests/execute/test_ray.py) may leave SIGINT blocked in this process.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     doc = study_doc("ctrl-c", executor="ray", sampler={"name": "grid", "seed": 0}, budget={"trials": 4},
                     frameworks={"faults": {"fault": ["slow"], "stage": ["build"]}},
@@ -39,7 +49,8 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(doc))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     driver = subprocess.Popen([sys.executable, "-m", "request_dse", "tune", str(path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                              preexec_fn=_as_in_a_terminal)
     trials = tmp_path / ".request-dse" / "ctrl-c" / "trials"
     deadline = time.monotonic() + 300
     while not (trials.exists() and list(trials.glob("*/build.log"))):  # a build is running
