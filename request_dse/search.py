@@ -336,16 +336,22 @@ class Search:
 
         rival: TrialRecord | None = None
         taken = 0
+        mine = {t.number for t, _ in self._in_flight.values()}
+        running_hashes: set[str] = set()
         for other in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE,
                                                                    TrialState.FAIL)):
             attrs = other.user_attrs
             if other.number >= trial.number or attrs.get(SKIP) is not None or attrs.get(HASH) is None:
                 continue
             finished = attrs.get(STATUS, "") not in ("", "interrupted") and other.state != TrialState.RUNNING
-            running = other.state == TrialState.RUNNING and (attrs.get(OWNER) == self._owner
-                                                             or owner_alive(attrs.get(OWNER)))
+            # a running trial takes a share once per candidate: twins wait for it (held), and
+            # this process's own running trials count only while measured (not while held)
+            running = other.state == TrialState.RUNNING and attrs[HASH] not in running_hashes and (
+                other.number in mine if attrs.get(OWNER) == self._owner else owner_alive(attrs.get(OWNER)))
             if not (finished or running):
                 continue
+            if running:
+                running_hashes.add(attrs[HASH])
             taken += 1
             if rival is None and attrs[HASH] == candidate.hash and (finished or attrs.get(OWNER) != self._owner):
                 rival = record(other)

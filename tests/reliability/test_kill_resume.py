@@ -18,7 +18,7 @@ from tests.conftest import FAST_MEASURE
 from tests.reliability._procs import Tree, wait_gone
 
 KILLS = 10
-BUDGET = 12
+BUDGET = 20
 #: Written once per temp dir by a library, not per run: ONNX Runtime's session id.
 LIBRARY_FILES = {".ses"}
 
@@ -26,7 +26,7 @@ LIBRARY_FILES = {".ses"}
 def _study(write_study):  # type: ignore[no-untyped-def]
     return write_study("killed", frameworks={"onnxruntime": {"graph_optimization_level": ["basic", "extended", "all"]}},
                        space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25, 0.5],
-                                             "model.resolution": [4, 6, 8], "model.precision": ["fp32"]}},
+                                             "model.resolution": [4, 6, 8, 16], "model.precision": ["fp32"]}},
                        sampler={"name": "random", "seed": 3}, budget={"trials": BUDGET},
                        measure={**FAST_MEASURE, "min_runs": 40, "min_time_s": 0.8})  # about 1 s a trial
 
