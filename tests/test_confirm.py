@@ -13,10 +13,9 @@ from request_dse.confirm import ConfirmPhase, stored
 from request_dse.execute import make_executor
 from request_dse.intervals import metric_intervals, quantile_ci
 from request_dse.measure import latency_stats, save_samples
-from request_dse.plan import load_plan
 from request_dse.records import SessionResult
-from request_dse.search import Search
 from request_dse.storage import records
+from request_dse.testing.studies import run_study
 from tests.conftest import FAST_MEASURE
 
 LUCKY_MS = 0.001
@@ -36,17 +35,11 @@ def noisy_study(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
         space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25], "model.resolution": [4],
                               "model.precision": ["fp32"]}},
         measure={**FAST_MEASURE, "min_runs": 20})))
-    plan = load_plan(path)
-    executor = make_executor(plan)
-    search = Search(plan, executor)
-    try:
-        search.run()
-    finally:
-        executor.shutdown()
+    search = run_study(path)
     done = [r for r in records(search.study) if r.measured]
     assert sorted(r.params["faults.fault"] for r in done) == ["noisy", "none"]
     assert all(r.status == "ok" for r in done)
-    return plan, search.study, done
+    return search.plan, search.study, done
 
 
 def make_lucky(rec, tmp: Path):  # type: ignore[no-untyped-def]

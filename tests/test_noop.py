@@ -10,10 +10,8 @@ from tests.conftest import REPO
 
 
 def test_noop_study_is_ok_and_accuracy_follows_quality(write_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from request_dse.execute import make_executor
-    from request_dse.plan import load_plan
-    from request_dse.search import Search
     from request_dse.storage import records
+    from request_dse.testing.studies import run_study
 
     target = yaml.safe_load((REPO / "targets" / "local-cpu.yaml").read_text())
     target.update({"target": "noop-cpu", "frameworks": ["noop"]})
@@ -24,13 +22,7 @@ def test_noop_study_is_ok_and_accuracy_follows_quality(write_study, tmp_path: Pa
                        space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25],
                                              "model.resolution": [4], "model.precision": ["fp32"]}},
                        sampler={"name": "grid", "seed": 0})
-    plan = load_plan(path)
-    runner = make_executor(plan)
-    search = Search(plan, runner)
-    try:
-        search.run()
-    finally:
-        runner.shutdown()
+    search = run_study(path)
     done = [r for r in records(search.study) if r.measured]
     assert len(done) == 4 and {r.status for r in done} == {"ok"}
     for r in done:

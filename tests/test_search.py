@@ -9,22 +9,14 @@ from pathlib import Path
 import pytest
 
 from request_dse.cache import ResultsCache
-from request_dse.execute import make_executor
-from request_dse.plan import load_plan
 from request_dse.search import Search
 from request_dse.storage import records
 from request_dse.testing.faults import EXPECTED_STATUS
+from request_dse.testing.studies import run_study
 
 
 def run(path: Path, executor: str = "local", cache: ResultsCache | None = None) -> Search:
-    plan = load_plan(path)
-    runner = make_executor(plan, executor)
-    search = Search(plan, runner, cache=cache)
-    try:
-        search.run()
-    finally:
-        runner.shutdown()
-    return search
+    return run_study(path, executor, cache)
 
 
 def measured(search: Search) -> list:

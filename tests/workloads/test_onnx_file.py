@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from request_dse.execute import make_executor
-from request_dse.plan import load_plan
-from request_dse.search import Search
 from request_dse.storage import records
+from request_dse.testing.studies import run_study
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -17,13 +15,7 @@ def test_user_workload_runs_on_both_backends(write_study) -> None:  # type: igno
                                          "data": str(DATA / "linear.npz"), "precisions": ["fp32", "int8"]},
                        frameworks=["onnxruntime", "tvm"], space={"dimensions": {}},
                        sampler={"name": "grid"}, budget={"trials": 4})
-    plan = load_plan(path)
-    runner = make_executor(plan)
-    search = Search(plan, runner)
-    try:
-        search.run()
-    finally:
-        runner.shutdown()
+    search = run_study(path)
     done = [r for r in records(search.study) if r.measured]
     assert {(r.params["framework"], r.params["model.precision"]) for r in done} == {
         ("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("tvm", "fp32"), ("tvm", "int8")}
