@@ -154,7 +154,8 @@ def test_kill_9_then_rerun_closes_left_running_runs_as_killed(server, write_stud
     doc = fault_study("killed", server.url, trials=2)
     doc["frameworks"] = {"faults": {"fault": ["none"], "stage": ["measure"]}}
     fast = dict(doc["measure"])
-    doc["measure"] = {**fast, "min_time_s": 300.0, "max_time_s": 600.0, "timeout_s": 900}  # trials that last
+    # trials that last: the run cap would end a 20 µs model's measurement in a fraction of a second
+    doc["measure"] = {**fast, "min_time_s": 300.0, "max_time_s": 600.0, "max_runs": 10**9, "timeout_s": 900}
     path = write_study("killed", **doc)
     exe = Path(sys.executable).with_name("request-dse")
     proc = subprocess.Popen([str(exe), "tune", str(path), "-q"], stdout=subprocess.DEVNULL,
