@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -15,8 +16,7 @@ def ensure_work_dir(path: Path) -> None:
 
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path, prefix=".write-test-"):  # a name of its own: runs may share the dir
+            pass
     except OSError as exc:
         raise UserError(f"{path}: the study's work dir is not writable ({exc.strerror or exc})") from None
