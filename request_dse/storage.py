@@ -136,8 +136,10 @@ class TrialRecord:
 
     @property
     def measured(self) -> bool:
-        """A candidate's own result (not a skipped proposal, not an interrupted run)."""
-        return self.skip is None and self.status not in ("", "interrupted")
+        """A candidate's own, complete result (not a skipped proposal, not an interrupted run, not
+        a result another process is still writing: storages without batched writes, like SQLite,
+        show a trial's attributes one by one before its state)."""
+        return self.skip is None and self.status not in ("", "interrupted") and self.state != "RUNNING"
 
 
 def record(trial: Any) -> TrialRecord:

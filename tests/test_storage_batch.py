@@ -50,3 +50,22 @@ def test_nested_blocks_append_once_and_storage_pickles(tmp_path: Path) -> None:
     memory = optuna.create_study(storage=open_storage("memory"))
     with batched(memory):
         memory.enqueue_trial({"x": 1})
+
+
+def test_a_result_half_written_by_another_process_is_not_yet_measured(tmp_path: Path, write_study) -> None:  # type: ignore[no-untyped-def]
+    """SQLite shows a trial's attributes one by one: a status without its metrics or state yet."""
+    from request_dse.plan import load_plan
+    from request_dse.search import study_front
+    from request_dse.storage import records
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(url), directions=["maximize", "minimize"])
+    done, writing = study.ask(), study.ask()
+    for trial in (done, writing):
+        trial.set_user_attr("status", "ok")
+    done.set_user_attr("metrics", {"accuracy_top1": 0.9, "latency_p90_ms": 0.1})
+    study.tell(done, [0.9, 0.1])
+    recs = {r.number: r for r in records(optuna.load_study(study_name="s", storage=open_storage(url)))}
+    assert recs[done.number].measured and not recs[writing.number].measured
+    front, _, _ = study_front(load_plan(write_study("s")), list(recs.values()))
+    assert [r.number for r in front] == [done.number]
