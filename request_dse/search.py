@@ -48,6 +48,8 @@ MAX_FRUITLESS_PROPOSALS = 20 * MAX_IDLE_PROPOSALS
 #: A trial another process has just asked for carries no owner for a moment (the owner is stored
 #: with its parameters); only after this long without one is it a dead run's to recover.
 OWNERLESS_GRACE_S = 10.0
+#: How long a proposal waits for earlier trials of other processes to store their candidate.
+SETTLE_S = 5.0
 
 
 def _one_write(method: Callable[..., None]) -> Callable[..., None]:
@@ -338,8 +340,7 @@ class Search:
         taken = 0
         mine = {t.number for t, _ in self._in_flight.values()}
         running_hashes: set[str] = set()
-        for other in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE,
-                                                                   TrialState.FAIL)):
+        for other in self._earlier_trials_settled(trial.number):
             attrs = other.user_attrs
             if other.number >= trial.number or attrs.get(SKIP) is not None or attrs.get(HASH) is None:
                 continue
@@ -356,6 +357,27 @@ class Search:
             if rival is None and attrs[HASH] == candidate.hash and (finished or attrs.get(OWNER) != self._owner):
                 rival = record(other)
         return rival, taken
+
+    def _earlier_trials_settled(self, number: int) -> list[Any]:
+        """The study's trials once every trial before ``number`` that another live process has
+        just asked for carries its hash (it is stored a moment after the ask; deciding without it
+        would let two processes both take the last share of the budget)."""
+        from optuna.trial import TrialState
+
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            trials = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE,
+                                                                   TrialState.FAIL))
+            now = datetime.datetime.now()
+            unsettled = [t for t in trials if t.number < number and t.state == TrialState.RUNNING
+                         and t.user_attrs.get(HASH) is None and t.user_attrs.get(SKIP) is None
+                         and t.user_attrs.get(OWNER) != self._owner
+                         and (owner_alive(t.user_attrs[OWNER]) if OWNER in t.user_attrs else
+                              t.datetime_start is not None
+                              and (now - t.datetime_start).total_seconds() < OWNERLESS_GRACE_S)]
+            if not unsettled or time.monotonic() >= deadline:
+                return trials
+            time.sleep(0.01)
 
     # -- telling --------------------------------------------------------------------------------
     def _finish(self, job: TrialJob, result: TrialResult) -> None:
