@@ -8,10 +8,10 @@ full protocol (scored, ``repeats`` sessions) from the artifact the search built,
 same local runtime. That gives, from the same builds and the same candidate sequence:
 
 * the measurement time with early stopping: ``measure_time_s`` summed over the trials;
-* the measurement time of the full protocol: the survivors' full sessions (their short
-  session left out, and their unscored first session counted as is: this slightly
-  understates the full protocol, so the saving is, if anything, understated) plus the stopped
-  candidates' full re-measurement;
+* the measurement time of the full protocol: the survivors' sessions (with ``repeats`` >= 2
+  their judging session is their first full session and counts; with one session the short
+  judging session is left out and the unscored full session counted as is, which slightly
+  understates the full protocol) plus the stopped candidates' full re-measurement;
 * the Pareto set with early stopping, and the one the full protocol would have given (the
   stopped candidates with their full figures): the same set means no candidate that belongs
   on the front was stopped.
@@ -107,13 +107,16 @@ def main() -> None:
         full = remeasure(plan, stopped)
         remeasure_wall = time.perf_counter() - started
 
+    from request_dse.early_stop import reuses_first
+
+    reused = reuses_first(plan.study.measure)  # a survivor's judging session is its first full one
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)
     t_full = 0.0
     for r in recs:
         if r.number in full:
             t_full += full[r.number].metrics["measure_time_s"]
         else:
-            t_full += r.metrics.get("measure_time_s", 0.0) - r.timings.get("measure_first_s", 0.0)
+            t_full += r.metrics.get("measure_time_s", 0.0) - (0.0 if reused else r.timings.get("measure_first_s", 0.0))
     saved = 1 - t_early / t_full if t_full else 0.0
     front_early, _, hv_early = study_front(plan, recs)
     counterfactual = [dataclasses.replace(r, status=full[r.number].status, metrics=dict(full[r.number].metrics))

@@ -1,8 +1,9 @@
 """Measurement-aware early stopping: stop measuring a candidate the front already beats.
 
-With ``measure.early_stop.enabled``, a candidate first gets one *short* session (scored, then
-``first_runs`` timed runs for at least ``first_time_s``). From its samples every objective
-gets an interval:
+With ``measure.early_stop.enabled``, a candidate is judged after one scored session: the
+protocol's first session when it has ``repeats`` >= 2 (a survivor then runs only the other
+sessions), else a short one of ``first_runs`` timed runs for at least ``first_time_s``. From
+its samples every objective gets an interval:
 
 * exact metrics (accuracy, model and artifact size, parameters, FLOPs) are their value;
 * latency percentiles get a distribution-free 95% confidence interval of the percentile
@@ -164,12 +165,29 @@ def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[
 
 # -- the trial side (runs where the trial runs; the snapshot arrives in the job) --------------------
 
+def reuses_first(protocol: Any) -> bool:
+    """Whether the judging session is the full protocol's first session (``repeats`` >= 2): a
+    survivor then runs only the remaining sessions, so judging costs it nothing extra."""
+    return protocol.repeats >= 2
+
+
 def short_request(request: Any) -> Any:
-    """The first, short session: scored, ``first_runs`` timed runs, one session."""
-    early = request.protocol.early_stop
-    protocol = dataclasses.replace(request.protocol, repeats=1, min_runs=min(early.first_runs, request.protocol.max_runs),
-                                   min_time_s=min(early.first_time_s, request.protocol.max_time_s))
+    """The judging session, scored: the full protocol's first session when there are several,
+    else a short one of ``first_runs`` timed runs."""
+    protocol = dataclasses.replace(request.protocol, repeats=1)
+    if not reuses_first(request.protocol):
+        early = request.protocol.early_stop
+        protocol = dataclasses.replace(protocol, min_runs=min(early.first_runs, protocol.max_runs),
+                                       min_time_s=min(early.first_time_s, protocol.max_time_s))
     return dataclasses.replace(request, protocol=protocol, score=True)
+
+
+def rest_request(request: Any) -> Any:
+    """What a survivor still runs after the judging session, unscored."""
+    protocol = request.protocol
+    if reuses_first(protocol):
+        protocol = dataclasses.replace(protocol, repeats=protocol.repeats - 1)
+    return dataclasses.replace(request, protocol=protocol, score=False)
 
 
 def wanted(front: FrontSnapshot | None, protocol: Any) -> bool:
@@ -190,13 +208,17 @@ def stop(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, marg
                                                                      "margin": margin}})
 
 
-def combine(first: MeasureResult, full: MeasureResult) -> MeasureResult:
-    """The full protocol's sessions with the short session's outputs (it scored the candidate) and
-    both sessions' wall time."""
+def combine(first: MeasureResult, rest: MeasureResult, reused: bool) -> MeasureResult:
+    """The full protocol's sessions, and both measurements' wall time: the judging session and the
+    rest when the judging session was the protocol's first (``reused``); else the rest's sessions,
+    the first carrying the judging session's outputs (it scored the candidate)."""
     from request_dse.records import MeasureResult
 
-    if full.status != "ok" or not full.sessions:
-        return dataclasses.replace(full, wall_s=first.wall_s + full.wall_s)
+    wall = first.wall_s + rest.wall_s
+    if rest.status != "ok" or not rest.sessions:
+        return dataclasses.replace(rest, wall_s=wall)
+    if reused:
+        return MeasureResult("ok", (*first.sessions, *rest.sessions), "", wall)
     scored = first.sessions[0]
-    head = dataclasses.replace(full.sessions[0], check_outputs=scored.check_outputs, top5=scored.top5)
-    return MeasureResult("ok", (head, *full.sessions[1:]), "", first.wall_s + full.wall_s)
+    head = dataclasses.replace(rest.sessions[0], check_outputs=scored.check_outputs, top5=scored.top5)
+    return MeasureResult("ok", (head, *rest.sessions[1:]), "", wall)

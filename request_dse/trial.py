@@ -69,8 +69,9 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
              timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
-    """The measurement protocol. With early stopping, a short scored session first: a candidate the
-    job's front snapshot beats by more than the noise (or that gives a wrong answer) ends there."""
+    """The measurement protocol. With early stopping, a scored judging session first (the protocol's
+    first session, or a short one when it has only one): a candidate the job's front snapshot
+    beats by more than the noise (or that gives a wrong answer) ends there."""
     measure_log = job.trial_dir / "measure.log"
     if not early_stop.wanted(job.front, request.protocol):
         return runtime.measure(target, request, measure_log), None
@@ -84,8 +85,8 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     stopped = early_stop.stop(estimate, first, job.front, request.protocol.early_stop.margin)  # type: ignore[arg-type]
     if stopped is not None:
         return first, stopped
-    full = runtime.measure(target, dataclasses.replace(request, score=False), measure_log)
-    return early_stop.combine(first, full), None
+    rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
+    return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None
 
 
 def _explain(error: str, build: BuildResult) -> str:

@@ -10,6 +10,7 @@ import pytest
 from request_dse import early_stop
 from request_dse.early_stop import decide, intervals, quantile_ci, snapshot
 from request_dse.expr import MetricConstraint
+from request_dse.measure import load_samples
 
 #: Latency samples (ns) measured on this project's CI machine by the quickstart, two sessions each:
 #: a fast TVM build, a mid ONNX Runtime one, a slow one whose first runs hold outliers, a noisy one.
@@ -107,11 +108,13 @@ def test_constraints_and_unknown_metrics() -> None:
     assert decide({"accuracy_top1": 0.5, "load_time_s": 9.0}, ms, unknown, margin=0.25) is None
 
 
-def test_study_stops_dominated_candidates_and_keeps_the_front(write_study) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("repeats", [2, 1])
+def test_study_stops_dominated_candidates_and_keeps_the_front(write_study, repeats: int) -> None:  # type: ignore[no-untyped-def]
     """One model, three ONNX Runtime graph optimization levels; the fastest measured first.
 
-    With early stopping the two slower levels stop after the short session, are told to the
-    sampler with their estimates, stay out of the front, and the front is the full protocol's."""
+    With early stopping the two slower levels stop after the judging session (the protocol's
+    first session, or a short one when it has one session), are told to the sampler with their
+    estimates, stay out of the front, and the front is the full protocol's."""
     from optuna.trial import TrialState
 
     from request_dse.plan import load_plan
@@ -122,11 +125,11 @@ def test_study_stops_dominated_candidates_and_keeps_the_front(write_study) -> No
 
     space = {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.5], "model.resolution": [8],
                             "model.precision": ["fp32"]}}
-    measure = {"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0, "repeats": 2,
+    measure = {"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0, "repeats": repeats,
                "timeout_s": 60}
     fronts, results = [], []
     for enabled in (False, True):
-        path = write_study(f"es-{enabled}", space=space, executor="inline", budget={"trials": 3},
+        path = write_study(f"es-{enabled}-{repeats}", space=space, executor="inline", budget={"trials": 3},
                            frameworks={"onnxruntime": {"graph_optimization_level": ["disable_all", "basic", "all"]}},
                            measure={**measure, "early_stop": {"enabled": enabled, "first_runs": 16}})
         plan = load_plan(path)
@@ -151,7 +154,11 @@ def test_study_stops_dominated_candidates_and_keeps_the_front(write_study) -> No
         assert r.params["onnxruntime.graph_optimization_level"] != "all"
         assert "dominated by trial 0" in r.error
         assert r.metrics["accuracy_top1"] > 0.9 and r.metrics["latency_p90_ms"] > 0
-        assert r.metrics["samples"] == 16            # the estimate of the short session is kept
+        assert len(load_samples(Path(r.paths["samples"]))) == 1   # the judging session's estimate is kept
+        if repeats == 1:
+            assert r.metrics["samples"] == 16        # a short session
+        else:
+            assert r.metrics["samples"] >= 64        # the protocol's first session
     by_number = {t.number: t for t in search.study.get_trials()}
     for r in stopped:                                  # the sampler learns from the estimate
         assert by_number[r.number].state == TrialState.COMPLETE
@@ -159,6 +166,7 @@ def test_study_stops_dominated_candidates_and_keeps_the_front(write_study) -> No
     report = build_report(search.plan, recs)
     assert report["counts"] == {"ok": 1, "dominated_early": 2}
     assert set(report["pareto"]) == {r.number for r in recs if r.status == "ok"}
-    # the full protocol's candidate measured 2 sessions; the stopped ones one short session each
+    # the full protocol's candidate measured every session of the protocol, the judging one included
     ok = next(r for r in recs if r.status == "ok")
-    assert ok.metrics["samples"] >= 128
+    assert ok.metrics["samples"] >= 64 * repeats
+    assert len(load_samples(Path(ok.paths["samples"]))) == repeats
