@@ -43,3 +43,12 @@ def request_dse(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess
 
 def tempdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="request-dse-bench-")
+
+
+def write_section(path: Path, lines: list[str]) -> str:
+    """Write a results section (benchmarks/results/<topic>.md) and print it; returns its text."""
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)
+    return text

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _util import REPO, machine, request_dse, tempdir
+from _util import REPO, machine, request_dse, tempdir, write_section
 
 RESULTS = REPO / "benchmarks" / "results" / "early_stopping.md"
 COMMAND = ".venv/bin/python benchmarks/early_stopping.py"
@@ -164,10 +164,7 @@ def main() -> None:
     lines.append(f"Goal (at least 40% less measurement time, same Pareto set): "
                  f"{'met' if saved >= 0.4 and a == b else 'not met'} ({saved:.0%} less; Pareto sets "
                  f"{'equal' if a == b else 'differ'}).")
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_section(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _util import REPO, machine, request_dse, tempdir
+from _util import REPO, machine, request_dse, tempdir, write_section
 
 RESULTS = REPO / "benchmarks" / "results" / "overhead.md"
 COMMAND = ".venv/bin/python benchmarks/overhead.py"
@@ -255,10 +255,7 @@ def main() -> None:
         f"{'met' if 0 < ms['request-dse + MLflow'] < 20 else 'not met'})",
         "",
     ]
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_section(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _util import REPO, machine, request_dse, tempdir
+from _util import REPO, machine, request_dse, tempdir, write_section
 
 RESULTS = REPO / "benchmarks" / "results" / "tuned_vs_baseline.md"
 COMMAND = ".venv/bin/python benchmarks/tuned_vs_baseline.py"
@@ -133,10 +133,7 @@ def main() -> None:
             lines.append(f"| {backend} | {fastest.metrics[LATENCY] * 1e3:.1f} µs | {fastest.label} | "
                          f"**{fastest.metrics[LATENCY] / t:.2f}x** |")
     lines.append("")
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_section(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,8 @@ def test_server_killed_mid_measurement_ends_only_that_trial(cli, tmp_path: Path,
     """Runs last: it kills one of the module cluster's two servers."""
     assert cluster.registered()[0] == 2
     rpc_target(tmp_path, cluster)
-    # Sessions long enough to be caught in the act.
-    path = rpc_study(tmp_path, "rpc-kill", trials=2, min_time_s=2.0, max_time_s=3.0)
+    # Sessions long enough to be caught in the act (the run cap would end a 20 µs model's early).
+    path = rpc_study(tmp_path, "rpc-kill", trials=2, min_time_s=2.0, max_time_s=3.0, max_runs=10**8)
     killed: list[int] = []
 
     def kill_first_busy_server() -> None:
