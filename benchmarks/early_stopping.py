@@ -153,7 +153,7 @@ def main() -> None:
                          + ", ".join(f"{m} {r.metrics.get(m, float('nan')):.4g}" for m in names))
         lines.append("")
     if stopped:
-        lines += ["Stopped candidates, their estimate after the short session and the full protocol's figures:", "",
+        lines += ["Stopped candidates, their estimate after the judging session and the full protocol's figures:", "",
                   f"| trial | candidate | {' | '.join(f'{m} (estimate / full)' for m in names)} |",
                   "|---|---|" + "---|" * len(names)]
         for r in stopped:
@@ -161,6 +161,12 @@ def main() -> None:
                      for m in names]
             lines.append(f"| {r.number} | {candidate_label(r.params)} | {' | '.join(cells)} |")
         lines.append("")
+    repeats = plan.study.measure.repeats
+    lines += [f"How it saves: {'with `repeats: ' + str(repeats) + '` the judging session is a candidate' + chr(39) + 's first full session, so a survivor pays nothing extra and a stopped candidate skips its other ' + str(repeats - 1) + ' session(s)' if reused else 'the judging session is a short one; a survivor pays it on top of the full protocol'}. "
+              f"{len(stopped)} of {len(recs)} candidates stopped; the judging margin is the larger of `margin` and the widest "
+              f"between-session spread of the study's full measurements (largest here: "
+              f"{max((float(r.info.get('session_spread', 0.0)) for r in recs if r.status == 'ok'), default=0.0):.0%}), "
+              "so a candidate is stopped only when the front beats it by more than sessions of one build differ.", ""]
     lines.append(f"Goal (at least 40% less measurement time, same Pareto set): "
                  f"{'met' if saved >= 0.4 and a == b else 'not met'} ({saved:.0%} less; Pareto sets "
                  f"{'equal' if a == b else 'differ'}).")

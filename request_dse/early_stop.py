@@ -61,6 +61,9 @@ class FrontSnapshot:
     directions: tuple[str, ...]       # "minimize" | "maximize" per metric
     points: tuple[FrontPoint, ...] = ()
     constraints: tuple[MetricConstraint, ...] = ()
+    #: The widest between-session spread the study's full measurements showed (relative): one
+    #: session's interval cannot see it, so the margin is at least this.
+    session_noise: float = 0.0
 
 
 def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
@@ -124,7 +127,9 @@ def _beats(front_value: float, optimistic: float, direction: str, noisy: bool, m
 
 
 def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot, margin: float) -> str | None:
-    """Why the candidate cannot enter the front (a sentence), or None when it may."""
+    """Why the candidate cannot enter the front (a sentence), or None when it may. ``margin`` is
+    raised to the front's ``session_noise`` when that is wider."""
+    margin = max(margin, front.session_noise)
     bounds = intervals(estimate, samples_ms, tuple(dict.fromkeys((*front.metrics,
                                                                   *(c.metric for c in front.constraints)))))
     for c in front.constraints:
@@ -156,11 +161,11 @@ def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSn
 
 
 def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[tuple[int, Sequence[float]]],
-             constraints: Sequence[MetricConstraint] = ()) -> FrontSnapshot:
+             constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0) -> FrontSnapshot:
     """A frozen snapshot from (trial number, objective values) pairs."""
     return FrontSnapshot(tuple(metrics), tuple(directions),
                          tuple(FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front),
-                         tuple(constraints))
+                         tuple(constraints), float(session_noise))
 
 
 # -- the trial side (runs where the trial runs; the snapshot arrives in the job) --------------------
@@ -205,7 +210,7 @@ def stop(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, marg
         return None
     return dataclasses.replace(estimate, status=STATUS, error=reason,
                                info={**estimate.info, "early_stop": {"first_runs": int(len(samples)),
-                                                                     "margin": margin}})
+                                                                     "margin": max(margin, front.session_noise)}})
 
 
 def combine(first: MeasureResult, rest: MeasureResult, reused: bool) -> MeasureResult:

@@ -144,6 +144,15 @@ def latency_stats(sessions: Sequence[SessionResult], batch_size: int) -> dict[st
     }
 
 
+def session_spread(sessions: Sequence[SessionResult]) -> float | None:
+    """How far apart a candidate's sessions landed: the slowest session's p90 over the fastest's,
+    minus one (0.3: 30% apart); None with fewer than two sessions."""
+    p90s = [nearest_rank(np.sort(s.samples_ns), 0.90) for s in sessions if len(s.samples_ns)]
+    if len(p90s) < 2 or min(p90s) <= 0:
+        return None
+    return float(max(p90s) / min(p90s) - 1.0)
+
+
 def save_samples(path: Path, sessions: Sequence[SessionResult]) -> Path:
     """Raw samples (ns), one array per session: ``session_0``, ``session_1``, ..."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -490,8 +490,10 @@ class Search:
             directions = [o.direction for o in self.plan.study.objectives]
             idx = pareto.front(np.array([v for _, v in ok]), directions)
             ok = [ok[i] for i in idx]
+        spreads = [float(r.info["session_spread"]) for r in self._measured.values()
+                   if r.status == "ok" and r.info.get("session_spread") is not None]
         return early_stop.snapshot(names, [o.direction for o in self.plan.study.objectives], ok,
-                                   self.plan.study.constraints)
+                                   self.plan.study.constraints, session_noise=max(spreads, default=0.0))
 
     # -- results --------------------------------------------------------------------------------
     def front(self) -> tuple[list[TrialRecord], list[float], float]:

@@ -19,7 +19,7 @@ import numpy as np
 from request_dse import early_stop
 from request_dse.config import BuildConfig
 from request_dse.execute._base import TrialJob
-from request_dse.measure import latency_stats, save_samples
+from request_dse.measure import latency_stats, save_samples, session_spread
 from request_dse.metrics import derive
 from request_dse.records import BuildRequest, BuildResult, MeasureResult, SessionRequest, TrialResult
 from request_dse.targets import Target, make_target
@@ -168,6 +168,9 @@ def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: M
     info: dict[str, Any] = {**build.info, "model_id": prepared.model_id, "model_sha256": prepared.sha256,
                             "energy_source": "measured" if energies else "estimated from the target's power model"
                             if power else "none"}
+    spread = session_spread(measured.sessions)
+    if spread is not None:
+        info["session_spread"] = round(spread, 4)  # the between-session noise early stopping allows for
     status, error = ("wrong_answer", mismatch) if mismatch else ("ok", "")
     return TrialResult(job.candidate, status, metrics, error, build.artifact_dir, samples, log, info,
                        job.trial_dir / "measure.log", dict(timings))

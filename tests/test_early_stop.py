@@ -64,6 +64,29 @@ def test_a_slower_candidate_of_no_better_accuracy_stops() -> None:
     assert reason is not None and "trial 7" in reason
 
 
+def test_the_studys_session_spread_widens_the_margin() -> None:
+    """One session cannot see how far apart sessions land; the spread the study's full
+    measurements showed can: a candidate within it of the front is not stopped."""
+    import dataclasses
+
+    estimate, ms = short("ort_mid")
+    estimate["accuracy_top1"] = 0.9610
+    front = front_of((7, 0.9805, float(np.quantile(ms, 0.05)) / 1.3))   # 30% under its fastest runs
+    assert decide(estimate, ms, front, margin=0.25) is not None
+    assert decide(estimate, ms, dataclasses.replace(front, session_noise=0.9), margin=0.25) is None
+
+
+def test_session_spread_is_slowest_over_fastest_session() -> None:
+    from request_dse.measure import session_spread
+    from request_dse.records import SessionResult
+
+    def session(ms: float) -> SessionResult:
+        return SessionResult(samples_ns=np.full(50, ms * 1e6), load_time_s=0.0, memory_peak_mb=0.0, wall_s=0.0)
+
+    assert session_spread([session(0.05)]) is None
+    assert session_spread([session(0.05), session(0.08)]) == pytest.approx(0.6)
+
+
 def test_a_more_accurate_candidate_never_stops() -> None:
     estimate, ms = short("ort_slow_outliers")
     estimate["accuracy_top1"] = 0.9972
