@@ -9,7 +9,7 @@ metric points carry fixed timestamps and steps, so a replayed point is the same 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +129,13 @@ class MlflowSink:
         p = [Param(k, v) for k, v in params.items()]
         t = [RunTag(k, v) for k, v in tags.items()]
         m = [Metric(k, float(v), timestamp, step) for k, v in metrics.items()]
+        self._log_entities(run_id, p, m, t)
+
+    def _log_entities(self, run_id: str, p: list[Any], m: list[Any], t: list[Any]) -> None:
+        if len(p) <= MAX_PARAMS and len(t) <= MAX_TAGS and len(p) + len(t) + len(m) <= MAX_METRICS:
+            if p or t or m:  # one request when everything fits in one batch
+                self.client.log_batch(run_id, metrics=m, params=p, tags=t)
+            return
         for chunk in _chunks(p, MAX_PARAMS):
             self.client.log_batch(run_id, params=chunk)
         if t or m:
@@ -154,6 +161,15 @@ class MlflowSink:
                                          run_name=payload["name"])
             self.parent = RunState(run.info.run_id, run.info.status, dict(run.data.tags))
         return self.parent
+
+    def progress(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Several stepped-metric points of the parent run (``parent_progress`` payloads) in one batch."""
+        from mlflow.entities import Metric
+
+        run_id = self._ensure_parent().run_id
+        points = [Metric(k, float(v), p.get("timestamp") or 0, p.get("step", 0))
+                  for p in payloads for k, v in p["metrics"].items()]
+        self._log_entities(run_id, [], points, [])
 
     def _parent(self, payload: Mapping[str, Any]) -> None:
         parent = self._ensure_parent(payload)

@@ -69,7 +69,12 @@ class Outbox:
 
     def done(self, key: str, seq: int) -> None:
         """Mark the payload read as ``seq`` sent."""
-        self._append([{"done": key, "seq": seq}])
+        self.done_many([(key, seq)])
+
+    def done_many(self, marks: list[tuple[str, int]]) -> None:
+        """Mark several payloads ``(key, seq)`` sent, in one durable write."""
+        if marks:
+            self._append([{"done": key, "seq": seq} for key, seq in marks])
 
     def _lines(self) -> list[tuple[int, dict[str, Any]]]:
         with self._locked():

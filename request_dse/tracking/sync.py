@@ -48,6 +48,12 @@ class DrainResult:
         return bool(self.error)
 
 
+#: Keys of the parent run's stepped progress points (hypervolume after each trial).
+PROGRESS = "parent:step:"
+PROGRESS_BATCH = 300   # points per request (three metrics each: within MLflow's 1000 per batch)
+MARKS_BATCH = 32       # sent payloads acknowledged per outbox write
+
+
 def drain(sink: Any, outbox: Outbox) -> DrainResult:
     """Send every pending payload, oldest first; stop at the first connection failure.
 
@@ -58,20 +64,34 @@ def drain(sink: Any, outbox: Outbox) -> DrainResult:
 
     result = DrainResult()
     # the parent run first: a resumed study's trials may wait behind its (re-)opening
-    for seq, payload in sorted(outbox.pending(), key=lambda item: (item[1]["key"] != "parent:start", item[0])):
+    ordered = sorted(outbox.pending(), key=lambda item: (item[1]["key"] != "parent:start", item[0]))
+    # the parent's stepped progress points go together, in one request, after the rest
+    steps = [item for item in ordered if item[1]["key"].startswith(PROGRESS)]
+    groups = [[item] for item in ordered if not item[1]["key"].startswith(PROGRESS)]
+    groups += [steps[i:i + PROGRESS_BATCH] for i in range(0, len(steps), PROGRESS_BATCH)]
+    marks: list[tuple[str, int]] = []  # sent: acknowledged together (a payload sent twice is harmless)
+    for group in groups:
         try:
             if sink.experiment_id is None:
                 sink.connect()
-            sink.apply(payload)
+            if group[0][1]["key"].startswith(PROGRESS):
+                sink.progress([payload for _, payload in group])
+            else:
+                sink.apply(group[0][1])
         except Exception as exc:  # noqa: BLE001 - every failure becomes a value here
             if is_connection_error(exc):
                 sink.experiment_id = None  # list the runs again once it is back
                 result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}" if str(exc) else type(exc).__name__
                 break
-            _reject(outbox, payload, exc)
-            result.rejected += 1
-        outbox.done(payload["key"], seq)
-        result.sent += 1
+            for _, payload in group:
+                _reject(outbox, payload, exc)
+            result.rejected += len(group)
+        marks += [(payload["key"], seq) for seq, payload in group]
+        result.sent += len(group)
+        if len(marks) >= MARKS_BATCH:
+            outbox.done_many(marks)
+            marks = []
+    outbox.done_many(marks)
     result.pending = len(outbox)
     if not result.pending:
         outbox.compact()

@@ -109,3 +109,35 @@ def test_the_repository_mlflow_folder_is_not_a_package() -> None:
 
     assert (REPO_ROOT / "mlflow" / "README.md").is_file() and (REPO_ROOT / "mlflow" / "server.sh").is_file()
     assert not (REPO_ROOT / "mlflow" / "__init__.py").exists()
+
+
+def test_drain_sends_the_parents_progress_points_in_one_request_and_acknowledges_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against a real SQLite MLflow store: every stepped point arrives, in one log_batch call."""
+    from mlflow import MlflowClient
+
+    from request_dse.tracking._settings import TrackingTarget
+    from request_dse.tracking._sink import MlflowSink
+    from request_dse.tracking.sync import drain
+
+    target = TrackingTarget(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="drain",
+                            artifact_root=tmp_path / "artifacts")
+    outbox = Outbox(tmp_path / "outbox.jsonl")
+    outbox.put({"key": "parent:start", "role": "parent", "name": "study", "start_ms": 1000, "tags": {P.STUDY_ID: "s1",
+                P.ROLE: "study"}, "status": "RUNNING"})
+    outbox.put(*[P.parent_progress(step, 0.1 * step, step, step, 1000 + step) for step in range(1, 8)])
+    sink = MlflowSink(target, "s1")
+    calls = []
+    log_batch = MlflowClient.log_batch
+
+    def counted(self, run_id, metrics=(), params=(), tags=(), *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(metrics))
+        return log_batch(self, run_id, metrics, params, tags, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", counted)
+    result = drain(sink, outbox)
+    assert result.sent == 8 and result.pending == 0 and not result.error
+    assert calls.count(21) == 1                       # 7 steps x 3 metrics, one request
+    history = sink.client.get_metric_history(sink.parent_id, "hypervolume")
+    assert [(m.step, round(m.value, 6)) for m in history] == [(s, round(0.1 * s, 6)) for s in range(1, 8)]
+    assert len(outbox) == 0
