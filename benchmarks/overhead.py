@@ -154,7 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--small", type=int, default=30, help="the short run whose wall time is subtracted")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--executor", default="inline", choices=["inline", "local"])
     parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--template", type=Path, help=argparse.SUPPRESS)
