@@ -17,6 +17,7 @@ Writes ``benchmarks/results/executors.md``.
 from __future__ import annotations
 
 import argparse
+import os
 import datetime
 import time
 from pathlib import Path
@@ -115,7 +116,7 @@ def write(args: argparse.Namespace, rows_tvm: list[tuple[str, float, str]],
         f"{args.tuning_trials} --small {args.small} --large {args.large}",
         "```", "",
         f"Recorded {datetime.date.today().isoformat()} on {machine()}. Each row is one process with an empty "
-        "cache; the machine was shared with other jobs, so compare rows of one run, as ratios.", "",
+        f"cache; load average {os.getloadavg()[0]:.1f} at the end; compare rows of one run, as ratios.", "",
         f"**Build-dominated study**: {args.tvm_trials} TVM candidates (different MobileNet widths/resolutions), "
         + (f"each tuned with MetaSchedule ({args.tuning_trials} trials, random cost model)" if args.tuning_trials
            else "built untuned") + ", grid sampler, 2 measurement sessions. Wall time of `request-dse tune` "
