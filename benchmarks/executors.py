@@ -17,8 +17,8 @@ Writes ``benchmarks/results/executors.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import datetime
+import os
 import time
 from pathlib import Path
 from typing import Any
