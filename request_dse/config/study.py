@@ -35,7 +35,8 @@ class WorkloadRef:
 
 @dataclass(frozen=True)
 class EarlyStopConfig:
-    """``measure.early_stop``: a short first session; candidates the front beats stop there."""
+    """``measure.early_stop``: judge a candidate after its first session (a short one when the protocol
+    has a single session); candidates the front beats stop there."""
 
     enabled: bool = False
     first_runs: int = 16
