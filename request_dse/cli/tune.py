@@ -29,6 +29,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     from request_dse.cache import ResultsCache
     from request_dse.errors import NothingMeasured
     from request_dse.execute import make_executor
+    from request_dse.execute._process import sweep_dead_temp_dirs
     from request_dse.plan import cache_root, load_plan
     from request_dse.progress import Progress
     from request_dse.report import pareto_table
@@ -44,6 +45,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     if changes:
         plan = dataclasses.replace(plan, study=dataclasses.replace(plan.study, **changes))
     ensure_work_dir(plan.work_dir)
+    sweep_dead_temp_dirs()  # what killed runs left in the temp dir, even when this run starts no worker
     runner = make_executor(plan, executor)
     observers = [] if quiet else [Progress()]
     if plan.study.tracking.enabled:

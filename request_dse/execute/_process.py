@@ -53,17 +53,28 @@ _OWNER_FILE = "request-dse.pid"
 def _claim_temp_dir() -> None:
     """Mark this process's multiprocessing temp dir (the forkserver's socket lives there) as
     ours, and remove the ones that runs killed with ``kill -9`` left behind."""
-    import shutil
     from multiprocessing import util
 
     mine = Path(util.get_temp_dir())
     (mine / _OWNER_FILE).write_text(str(os.getpid()))
-    for other in mine.parent.glob("pymp-*"):
+    sweep_dead_temp_dirs(mine.parent)
+
+
+def sweep_dead_temp_dirs(parent: Path | None = None) -> None:
+    """Remove the multiprocessing temp dirs of request-dse runs that were killed (their owner
+    process is gone). Runs call it when they start, whether or not they start workers."""
+    import shutil
+    import tempfile
+
+    from multiprocessing import process
+
+    mine = process.current_process()._config.get("tempdir")  # type: ignore[attr-defined]  # this run's own
+    for other in Path(parent or tempfile.gettempdir()).glob("pymp-*"):
         try:
             pid = int((other / _OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if other != mine and not _alive(pid):
+        if str(other) != mine and pid != os.getpid() and not _alive(pid):
             shutil.rmtree(other, ignore_errors=True)
 
 

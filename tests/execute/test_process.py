@@ -118,3 +118,23 @@ def test_inline_runner_turns_exceptions_into_values() -> None:
     out = InlineRunner().run(strike, "raise", timeout_s=1)
     assert out.status == "error" and "RuntimeError" in out.error
     assert InlineRunner().run(workers.busy, 0.0, timeout_s=1).status == "ok"
+
+
+def test_sweep_removes_the_temp_dirs_of_dead_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed with kill -9 leaves its multiprocessing temp dir; the next run removes it,
+    and leaves alone those of live runs and those request-dse did not mark."""
+    import subprocess
+    import sys
+
+    from request_dse.execute._process import sweep_dead_temp_dirs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    for name, owner in (("pymp-dead", gone.pid), ("pymp-live", os.getpid()), ("pymp-unmarked", None)):
+        (tmp_path / name).mkdir()
+        if owner is not None:
+            (tmp_path / name / "request-dse.pid").write_text(str(owner))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    sweep_dead_temp_dirs()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pymp-live", "pymp-unmarked"]
