@@ -52,6 +52,12 @@ OWNERLESS_GRACE_S = 10.0
 SETTLE_S = 5.0
 
 
+def _just_asked(trial: Any, now: datetime.datetime) -> bool:
+    """A trial some process asked for a moment ago and has not stored its owner on yet."""
+    return OWNER not in trial.user_attrs and trial.datetime_start is not None \
+        and (now - trial.datetime_start).total_seconds() < OWNERLESS_GRACE_S
+
+
 def _one_write(method: Callable[..., None]) -> Callable[..., None]:
     """Run a telling method with its storage writes appended together."""
 
@@ -140,11 +146,7 @@ class Search:
         recovered = []
         now = datetime.datetime.now()
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            owner = trial.user_attrs.get(OWNER)
-            if owner is None and trial.datetime_start is not None \
-                    and (now - trial.datetime_start).total_seconds() < OWNERLESS_GRACE_S:
-                continue  # just asked by a live process that has not stored its owner yet
-            if owner_alive(owner):
+            if _just_asked(trial, now) or owner_alive(trial.user_attrs.get(OWNER)):
                 continue
             storage = self.study._storage
             storage.set_trial_user_attr(trial._trial_id, STATUS, "interrupted")
@@ -372,9 +374,7 @@ class Search:
             unsettled = [t for t in trials if t.number < number and t.state == TrialState.RUNNING
                          and t.user_attrs.get(HASH) is None and t.user_attrs.get(SKIP) is None
                          and t.user_attrs.get(OWNER) != self._owner
-                         and (owner_alive(t.user_attrs[OWNER]) if OWNER in t.user_attrs else
-                              t.datetime_start is not None
-                              and (now - t.datetime_start).total_seconds() < OWNERLESS_GRACE_S)]
+                         and (_just_asked(t, now) or owner_alive(t.user_attrs.get(OWNER)))]
             if not unsettled or time.monotonic() >= deadline:
                 return trials
             time.sleep(0.01)

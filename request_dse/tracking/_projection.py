@@ -127,9 +127,13 @@ def parent_start(plan: Any, study_id: str, owner: str) -> dict[str, Any]:
             "artifacts": [[str(study.source.resolve()), ""]], "params_once": True}
 
 
+#: Key prefix of the parent run's stepped progress points.
+PROGRESS = "parent:step:"
+
+
 def parent_progress(step: int, hypervolume: float, front_size: int, measured: int, now_ms: int) -> dict[str, Any]:
     """Hypervolume (and front size) after the ``step``-th measured trial, as stepped metrics."""
-    return {"key": f"parent:step:{step}", "role": "parent", "step": step, "timestamp": now_ms,
+    return {"key": f"{PROGRESS}{step}", "role": "parent", "step": step, "timestamp": now_ms,
             "metrics": {"hypervolume": hypervolume, "pareto_front_size": float(front_size),
                         "trials_measured": float(measured)}}
 

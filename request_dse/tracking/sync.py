@@ -48,8 +48,6 @@ class DrainResult:
         return bool(self.error)
 
 
-#: Keys of the parent run's stepped progress points (hypervolume after each trial).
-PROGRESS = "parent:step:"
 PROGRESS_BATCH = 300   # points per request (three metrics each: within MLflow's 1000 per batch)
 MARKS_BATCH = 32       # sent payloads acknowledged per outbox write
 
@@ -66,15 +64,15 @@ def drain(sink: Any, outbox: Outbox) -> DrainResult:
     # the parent run first: a resumed study's trials may wait behind its (re-)opening
     ordered = sorted(outbox.pending(), key=lambda item: (item[1]["key"] != "parent:start", item[0]))
     # the parent's stepped progress points go together, in one request, after the rest
-    steps = [item for item in ordered if item[1]["key"].startswith(PROGRESS)]
-    groups = [[item] for item in ordered if not item[1]["key"].startswith(PROGRESS)]
+    steps = [item for item in ordered if item[1]["key"].startswith(P.PROGRESS)]
+    groups = [[item] for item in ordered if not item[1]["key"].startswith(P.PROGRESS)]
     groups += [steps[i:i + PROGRESS_BATCH] for i in range(0, len(steps), PROGRESS_BATCH)]
     marks: list[tuple[str, int]] = []  # sent: acknowledged together (a payload sent twice is harmless)
     for group in groups:
         try:
             if sink.experiment_id is None:
                 sink.connect()
-            if group[0][1]["key"].startswith(PROGRESS):
+            if group[0][1]["key"].startswith(P.PROGRESS):
                 sink.progress([payload for _, payload in group])
             else:
                 sink.apply(group[0][1])
