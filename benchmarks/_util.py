@@ -11,6 +11,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The zero-cost and fault-injection backends are plug-ins of request_dse.testing; the benchmarks
+#: (and the `request-dse` processes they start) use them.
+os.environ.setdefault("REQUEST_DSE_PLUGINS", "request_dse.testing.faults,request_dse.testing.noop")
+
 
 def machine() -> str:
     from request_dse import sysinfo

@@ -50,10 +50,9 @@ def write_study(folder: Path, early: dict, trials: int | None) -> Path:
 
 def remeasure(plan, recs):  # type: ignore[no-untyped-def]
     """The full protocol on each record's built artifact: {trial number: TrialResult}."""
+    from request_dse.backends import BuildResult
+    from request_dse.evaluate import make_job, score
     from request_dse.execute import make_executor
-    from request_dse.plan import make_job
-    from request_dse.records import BuildResult
-    from request_dse.trial import score
 
     executor = make_executor(plan, "local")
     out = {}
@@ -83,10 +82,9 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.25)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
-    from request_dse.plan import load_plan
-    from request_dse.report import candidate_label
-    from request_dse.search import study_front
-    from request_dse.storage import load_existing, records
+    from request_dse.results import candidate_label, study_front
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
 
     early = {"enabled": True, "first_runs": args.first_runs, "margin": args.margin}
     with tempdir() as tmp_name:
@@ -107,7 +105,7 @@ def main() -> None:
         full = remeasure(plan, stopped)
         remeasure_wall = time.perf_counter() - started
 
-    from request_dse.early_stop import reuses_first
+    from request_dse.evaluate.early_stop import reuses_first
 
     reused = reuses_first(plan.study.measure)  # a survivor's judging session is its first full one
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)

@@ -80,9 +80,8 @@ def bare(study: Path, template: Path, mlflow_uri: str | None) -> None:
     """Optuna ask/tell with the study's sampler and storage kind, and the same data per trial."""
     import optuna
 
-    from request_dse.plan import load_plan
-    from request_dse.samplers import make_sampler
-    from request_dse.storage import open_storage
+    from request_dse.search import make_sampler, open_storage
+    from request_dse.study import load_plan
 
     plan = load_plan(study)
     data = json.loads(template.read_text())
@@ -92,8 +91,9 @@ def bare(study: Path, template: Path, mlflow_uri: str | None) -> None:
                                        directions=[o.direction for o in plan.study.objectives])
     client = parent = None
     if mlflow_uri:
-        from mlflow import MlflowClient
         from mlflow.entities import Metric, Param, RunTag
+
+        from mlflow import MlflowClient
 
         client = MlflowClient(mlflow_uri)
         experiment = client.create_experiment("bare", artifact_location=str(plan.work_dir / "mlartifacts"))
@@ -172,8 +172,8 @@ def main() -> None:
         run = request_dse("tune", str(warm), "--quiet", "--no-export", env=env)
         if run.returncode != 0:
             raise SystemExit(run.stderr[-3000:])
-        from request_dse.plan import load_plan
-        from request_dse.storage import load_existing, records
+        from request_dse.search import load_existing, records
+        from request_dse.study import load_plan
 
         plan = load_plan(warm)
         rec = next(r for r in records(load_existing(plan.storage_url, plan.name)) if r.status == "ok")

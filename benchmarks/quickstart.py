@@ -34,8 +34,8 @@ def main() -> None:
             raise SystemExit(run.stderr[-3000:])
         report = json.loads(request_dse("report", str(study), "--json", env=env).stdout)
         builds, measures = [], []
-        from request_dse.plan import load_plan
-        from request_dse.storage import load_existing, records
+        from request_dse.search import load_existing, records
+        from request_dse.study import load_plan
 
         plan = load_plan(study)
         recs = [r for r in records(load_existing(plan.storage_url, plan.name)) if r.measured]

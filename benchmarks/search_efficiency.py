@@ -54,16 +54,17 @@ FRACTIONS = (0.05, 0.10, 0.20)  # of the space: where the table reads each sampl
 
 
 def load(study: Path):  # type: ignore[no-untyped-def]
-    from request_dse.plan import load_plan
+    from request_dse.study import load_plan
 
     return load_plan(study)
 
 
 def ground_truth(plan) -> tuple[np.ndarray, list[float], float, int]:  # type: ignore[no-untyped-def]
     """Exhaustive front points, the fixed reference point, its hypervolume, and the space size."""
-    from request_dse import pareto
+    from request_dse import results as pareto
+    from request_dse.results import read_table
 
-    table = plan.target.table()
+    table = read_table(plan.target.table_path)
     names = plan.study.metric_names
     directions = [o.direction for o in plan.study.objectives]
     points = []
@@ -82,13 +83,12 @@ def ground_truth(plan) -> tuple[np.ndarray, list[float], float, int]:  # type: i
 def run_one(args: tuple[str, str, int, int, int, list[float], float]) -> dict[str, object]:
     """One search; the hypervolume ratio after each measured trial."""
     study_path, sampler, seed, cap, stop_after, reference, hv_star = args
-    from request_dse import pareto
-    from request_dse.config import SamplerConfig
-    from request_dse.execute.local import InlineExecutor
-    from request_dse.search import Search
-    from request_dse.storage import records
-
     import optuna
+
+    from request_dse import results as pareto
+    from request_dse.execute import InlineExecutor
+    from request_dse.search import Search, records
+    from request_dse.study import SamplerConfig
 
     plan = load(Path(study_path))
     study = dataclasses.replace(plan.study, name=f"{sampler}-{seed}", storage="memory", trials=cap,
@@ -278,6 +278,8 @@ def main() -> None:
         _write_report(args, rows, markdown(rows, meta["candidates"], meta), meta, figure, runs)
         return
 
+    from request_dse.results import read_table
+
     started = time.perf_counter()
     plan = load(args.study)
     front, reference, hv_star, n_space = ground_truth(plan)
@@ -296,7 +298,7 @@ def main() -> None:
                   f"final {result['trace'][-1]:.3f}, {result['wall_s']:.1f} s", flush=True)  # type: ignore[index]
     runs.sort(key=lambda r: (samplers.index(r["sampler"]), r["seed"]))  # type: ignore[arg-type]
     rows = summarize(runs, n_space)
-    table = plan.target.table()
+    table = read_table(plan.target.table_path)
     args.out.mkdir(parents=True, exist_ok=True)
     figure = plot(runs, n_space, args.out / "search_efficiency.png")
     wall = time.perf_counter() - started

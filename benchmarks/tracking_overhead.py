@@ -43,8 +43,8 @@ def study(name: str, work: Path, uri: str, tracked: bool, trials: int) -> Path:
 
 def run(path: Path) -> dict[str, float]:
     from request_dse.execute import make_executor
-    from request_dse.plan import load_plan
     from request_dse.search import Search
+    from request_dse.study import load_plan
     from request_dse.tracking import tracking_observer
 
     plan = load_plan(path)

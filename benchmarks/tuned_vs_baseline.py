@@ -47,8 +47,8 @@ def main() -> None:
                         help="baselines only for models whose recorded test accuracy is within 0.5 points plus "
                              "this of the best one (the others cannot reach the bar)")
     args = parser.parse_args()
-    from request_dse.plan import load_plan
-    from request_dse.submission.bundle import load_bundles
+    from request_dse.study import load_plan
+    from request_dse.submission import load_bundles
 
     with tempdir() as tmp_name:
         tmp = Path(tmp_name)

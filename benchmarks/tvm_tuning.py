@@ -51,8 +51,8 @@ def _study(tmp: Path, name: str, trials: int, frameworks: list[str], widths: lis
 
 
 def _records(study: Path) -> list[Any]:
-    from request_dse.plan import load_plan
-    from request_dse.storage import load_existing, records
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
 
     plan = load_plan(study)
     return [r for r in records(load_existing(plan.storage_url, plan.name)) if r.measured]

@@ -12,6 +12,14 @@ from typing import Literal
 
 
 @dataclass(frozen=True)
+class Objective:
+    """A metric and the direction a study optimizes it in."""
+
+    metric: str
+    direction: str  # "minimize" | "maximize"
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     unit: str

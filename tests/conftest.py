@@ -15,6 +15,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
+#: The test backends (fault injection, zero cost) are plug-ins, not part of the production registry.
+TESTING_PLUGINS = "request_dse.testing.faults,request_dse.testing.noop"
+
 #: A protocol that measures in a fraction of a second (tests check behaviour, not speed).
 FAST_MEASURE = {"warmup_runs": 2, "min_runs": 10, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1,
                 "timeout_s": 60}
@@ -24,11 +27,13 @@ FAST_MEASURE = {"warmup_runs": 2, "min_runs": 10, "min_time_s": 0.0, "max_time_s
 def _session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One cache for the session (prepared models are reused); no MLflow server by accident."""
     cache = tmp_path_factory.mktemp("cache")
-    saved = {k: os.environ.get(k) for k in ("REQUEST_DSE_CACHE", "REQUEST_DSE_PATH", "MLFLOW_TRACKING_URI")}
+    saved = {k: os.environ.get(k) for k in ("REQUEST_DSE_CACHE", "REQUEST_DSE_PATH", "MLFLOW_TRACKING_URI",
+                                            "REQUEST_DSE_PLUGINS")}
     os.environ["REQUEST_DSE_CACHE"] = str(cache)
+    os.environ["REQUEST_DSE_PLUGINS"] = TESTING_PLUGINS
     os.environ.pop("REQUEST_DSE_PATH", None)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    from request_dse.execute._process import worker_context
+    from request_dse.execute import worker_context
 
     worker_context(("onnxruntime", "tvm", "tvm.relax", "tvm.relax.frontend.onnx"))
     yield

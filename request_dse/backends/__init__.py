@@ -1,27 +1,26 @@
-"""Backends by name. Each is imported only when used; their catalogs live in ``backends/``."""
+"""Backends: how a framework builds a candidate and runs what it built.
+
+The contract is :class:`Backend` (``_base.py``); each backend is one module of this package (or
+a plug-in, see :mod:`request_dse.plugins`) plus its catalog ``backends/<name>.yaml``. Heavy
+libraries are imported only by the methods that use them.
+"""
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
+from request_dse.backends._base import (
+                                        META_FILE,
+                                        Backend,
+                                        BuildRequest,
+                                        BuildResult,
+                                        Session,
+                                        package_version,
+                                        read_meta,
+                                        write_meta,
+)
+from request_dse.backends.build import build_candidate
+from request_dse.backends.catalog import Catalog, Flag, load_catalog
+from request_dse.backends.registry import backends, bundled_catalog, get_backend, names
 
-from request_dse.backends._base import Backend, Session
-
-__all__ = ["BACKENDS", "Backend", "Session", "get_backend"]
-
-#: name -> "module:Class". The catalog of each is ``backends/<name>.yaml``.
-BACKENDS: dict[str, str] = {
-    "onnxruntime": "request_dse.backends.onnxruntime:OnnxRuntimeBackend",
-    "tvm": "request_dse.backends.tvm:TvmBackend",
-    "torch": "request_dse.backends.torch:TorchBackend",
-    "faults": "request_dse.testing.faults:FaultBackend",
-    "noop": "request_dse.testing.noop:NoopBackend",
-}
-
-
-@cache
-def get_backend(name: str) -> Backend:
-    if name not in BACKENDS:
-        raise KeyError(f"unknown backend {name!r} (known: {', '.join(sorted(BACKENDS))})")
-    module, cls = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)()
+__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "Session", "backends",
+           "build_candidate", "bundled_catalog", "get_backend", "load_catalog", "names", "package_version",
+           "read_meta", "write_meta"]

@@ -5,9 +5,12 @@ A backend is a class with a ``name`` (its catalog is ``backends/<name>.yaml``) a
 * ``apply_kinds`` -- the ``apply:`` kinds its catalog may use. Kinds that map onto open-ended
   option maps are applied generically, so adding such a flag is a YAML edit.
 * ``preload`` -- modules worth importing once in the worker pool (they are heavy).
-* :meth:`Backend.unavailable` -- why it cannot run on a target (a missing library, a device
-  it does not support), or None. Must not raise and must not import heavy modules when it can
-  decide without them.
+* ``runs_on`` -- the target capabilities it can use: a target must offer one of them
+  (``local``: a device of this host, ``remote``: a device reached over TVM RPC). Backends never
+  look at a target's kind.
+* :meth:`Backend.unavailable` -- why it cannot run on a target with these capabilities (a
+  missing library, no GPU support in this build), or None. Must not raise and must not import
+  heavy modules when it can decide without them.
 * :meth:`Backend.excludes` -- why a workload can never be built by it (a reason shown by
   ``request-dse space``), or None.
 * :meth:`Backend.build` -- runs in a build worker process: turns the prepared ONNX model and
@@ -16,8 +19,12 @@ A backend is a class with a ``name`` (its catalog is ``backends/<name>.yaml``) a
 * :meth:`Backend.load` -- runs in a measurement worker: loads the folder and returns a
   :class:`Session`. Nothing from the build process is shared but files.
 
-Backends never time anything themselves; :mod:`request_dse.measure` does, around
+Backends never time anything themselves; the target's measurement session does, around
 :meth:`Session.run`, so every backend is measured by the same protocol.
+
+Records: :class:`BuildRequest` -> :meth:`Backend.build` (through :func:`request_dse.backends.build_candidate`,
+which prepares the workload's model first) -> :class:`BuildResult`. Only paths and plain values
+cross from build to measure, so the two may run on different machines.
 """
 
 from __future__ import annotations
@@ -25,16 +32,47 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from request_dse.config import TargetSpec
-from request_dse.records import BuildRequest
-from request_dse.workloads._base import PreparedModel, Workload
+from request_dse.backends.catalog import Catalog
+from request_dse.space import Candidate
+from request_dse.workloads import PreparedModel, Workload, WorkloadRef
 
 META_FILE = "meta.json"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    candidate: Candidate
+    workload: WorkloadRef
+    backend: str
+    catalog: Catalog
+    flags: Mapping[str, Any]          # every catalog flag, resolved (candidate value or default)
+    target: Mapping[str, Any]         # what the backend needs to know of the target (capabilities, cpu, features)
+    batch_size: int
+    threads: int
+    out_dir: Path                     # where the artifact goes (created by the build)
+    cache_dir: Path                   # shared caches: prepared models, tuning databases
+
+    def settings(self) -> dict[str, dict[str, Any]]:
+        """The resolved flags grouped by apply kind: ``{kind: {key: applied value}}``."""
+        return self.catalog.apply(self.flags)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    status: str
+    artifact_dir: Path | None = None
+    prepared: PreparedModel | None = None
+    error: str = ""
+    build_time_s: float = 0.0
+    tuning_time_s: float = 0.0
+    log_path: Path | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Session(abc.ABC):
@@ -62,9 +100,12 @@ class Backend(abc.ABC):
     apply_kinds: ClassVar[frozenset[str]]
     preload: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    #: Target capabilities this backend can use (one is enough), and why not others.
+    runs_on: ClassVar[frozenset[str]] = frozenset({"local"})
+    runs_on_note: ClassVar[str] = ""
 
-    def unavailable(self, target: TargetSpec) -> str | None:
-        """Why this backend cannot run on ``target``, or None."""
+    def unavailable(self, capabilities: frozenset[str]) -> str | None:
+        """Why this backend cannot run on a target with ``capabilities``, or None."""
         return None
 
     def excludes(self, workload: Workload) -> str | None:

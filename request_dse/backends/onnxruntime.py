@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, Session, package_version, read_meta, write_meta
-from request_dse.config import Catalog, TargetSpec
-from request_dse.records import BuildRequest
-from request_dse.workloads._base import PreparedModel
+from request_dse.backends._base import Backend, BuildRequest, Session, package_version, read_meta, write_meta
+from request_dse.backends.catalog import Catalog
+from request_dse.workloads import PreparedModel
 
 OPTIONS_FILE = "session.json"
 
@@ -112,21 +111,16 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     apply_kinds = frozenset({"session_option", "config_entry"})
     preload = ("onnxruntime",)
+    runs_on_note = "only TVM uploads a compiled library to a remote device"
     description = "ONNX Runtime, CPU execution provider"
 
     def version(self) -> str | None:
         return package_version("onnxruntime")
 
-    def unavailable(self, target: TargetSpec) -> str | None:
+    def unavailable(self, capabilities: frozenset[str]) -> str | None:
         if self.version() is None:
             return "onnxruntime is not installed"
-        if target.kind == "rpc":
-            return "cannot run on an RPC target (only TVM uploads a compiled library to a remote device)"
-        if target.kind == "cuda":
-            return cuda_problem()
-        if target.kind not in ("local_cpu", "replay"):
-            return f"runs on local CPU and CUDA targets only (target kind {target.kind!r})"
-        return None
+        return cuda_problem() if {"local", "gpu"} <= capabilities else None
 
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
         import onnxruntime as ort

@@ -30,25 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, Session, package_version, read_meta, write_meta
-from request_dse.config import TargetSpec
-from request_dse.records import BuildRequest
-from request_dse.workloads._base import PreparedModel, Workload
+from request_dse.backends._base import Backend, BuildRequest, Session, package_version, read_meta, write_meta
+from request_dse.files import sha256_file
+from request_dse.workloads import PreparedModel, Workload
 
 SETTINGS_FILE = "session.json"
 WEIGHTS_FILE = "weights.safetensors"
 INDUCTOR_DIR = "inductor"
 #: (atol, rtol) relative to max |reference| when the model runs in bfloat16 (8 mantissa bits).
 BF16_TOLERANCE = (0.05, 0.0)
-
-
-def resolve(request: BuildRequest) -> dict[str, Any]:
-    """The resolved flags grouped by apply kind: ``{kind: {key: applied value}}``."""
-    groups: dict[str, dict[str, Any]] = {}
-    for name, value in sorted(request.flags.items()):
-        flag = request.catalog.flags[name]
-        groups.setdefault(flag.apply_kind, {})[flag.apply[flag.apply_kind]] = flag.applied_value(value)
-    return groups
 
 
 def make_module(spec: Mapping[str, Any], weights: Path) -> Any:
@@ -127,23 +117,20 @@ class TorchBackend(Backend):
     name = "torch"
     apply_kinds = frozenset({"compile", "model_option", "inductor_config"})
     preload = ("torch",)
+    runs_on_note = "only TVM uploads a compiled library to a remote device"
     description = "PyTorch (CPU): eager or torch.compile (Inductor), from the zoo's PyTorch definitions"
 
     def version(self) -> str | None:
         return package_version("torch")
 
-    def unavailable(self, target: TargetSpec) -> str | None:
+    def unavailable(self, capabilities: frozenset[str]) -> str | None:
         if self.version() is None:
             return "torch is not installed (pip install 'request-dse[torch]')"
         if package_version("safetensors") is None:
             return "safetensors is not installed (pip install 'request-dse[torch]')"
-        if target.kind == "rpc":
-            return "cannot run on an RPC target (only TVM uploads a compiled library to a remote device)"
-        if target.kind == "cuda":
-            version = self.version() or ""
-            return f"torch {version} is a CPU-only build (install a CUDA build of torch)" if "+cpu" in version else None
-        if target.kind not in ("local_cpu", "replay"):
-            return f"runs PyTorch on local CPU and CUDA targets only (target kind {target.kind!r})"
+        version = self.version() or ""
+        if {"local", "gpu"} <= capabilities and "+cpu" in version:
+            return f"torch {version} is a CPU-only build (install a CUDA build of torch)"
         return None
 
     def excludes(self, workload: Workload) -> str | None:
@@ -155,8 +142,6 @@ class TorchBackend(Backend):
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
         if prepared.torch_spec is None:
             raise ValueError(f"model {prepared.model_id} has no PyTorch definition (only zoo models do)")
-        from request_dse.workloads._files import sha256_file
-
         spec = dict(prepared.torch_spec)
         weights = Path(spec.pop("weights"))
         expected = spec.pop("weights_sha256", None)
@@ -165,7 +150,7 @@ class TorchBackend(Backend):
         out = request.out_dir
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(weights, out / WEIGHTS_FILE)
-        groups = resolve(request)
+        groups = request.settings()
         settings = {"model": {**spec, "num_classes": prepared.num_classes or 10},
                     "sample_shape": list(prepared.sample_shape), "batch_size": request.batch_size,
                     "compile": groups.get("compile", {}), "model_option": groups.get("model_option", {}),

@@ -22,8 +22,7 @@ def command() -> None:
 @command.command("info")
 def info() -> None:
     """Print where the cache is, its size per area, and its limit."""
-    from request_dse.cache_limit import entries, max_bytes
-    from request_dse.plan import cache_root
+    from request_dse.cachedir import cache_root, entries, max_bytes
 
     root = cache_root()
     sizes: dict[str, list[int]] = {}
@@ -44,8 +43,7 @@ def info() -> None:
 def prune(max_mb: float | None) -> None:
     """Evict least recently used entries until the cache fits (entries used in the last ten
     minutes are kept)."""
-    from request_dse.cache_limit import prune as do_prune
-    from request_dse.plan import cache_root
+    from request_dse.cachedir import cache_root, prune as do_prune
 
     done = do_prune(cache_root(), None if max_mb is None else int(max_mb * (1 << 20)))
     click.echo(f"evicted {done.entries} entries ({_mb(done.bytes_freed)}); "

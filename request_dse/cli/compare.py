@@ -17,10 +17,10 @@ def command(study_a: Path, study_b: Path) -> int:
     The shared reference point is the studies' own when both set the same one, otherwise the
     worst value of each objective over both fronts, pushed out by 10% of its range.
     """
-    from request_dse.plan import load_plan
-    from request_dse.report import candidate_label
-    from request_dse.storage import load_existing, records
-    from request_dse.tables import fmt, table
+    from request_dse.results import candidate_label
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
+    from request_dse.text import fmt, table
     from request_dse.tracking.compare import compare
 
     plans = [load_plan(study_a), load_plan(study_b)]
@@ -49,9 +49,7 @@ def command(study_a: Path, study_b: Path) -> int:
 
 
 def _link(plans: list, studies: list) -> str:  # type: ignore[type-arg]
-    from request_dse.tracking import for_plan
-    from request_dse.tracking._sink import compare_url, find_parent, is_connection_error
-    from request_dse.tracking.sync import STUDY_ID_ATTR
+    from request_dse.tracking import STUDY_ID_ATTR, compare_url, find_parent, for_plan, is_connection_error
 
     targets = [for_plan(p) for p in plans]
     found = []

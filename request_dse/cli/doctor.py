@@ -9,9 +9,9 @@ import click
 
 def _targets() -> tuple[list[tuple[Any, str | None]], list[str]]:
     """Every target file of the repository with why it is unavailable (None: available)."""
-    from request_dse.config import REPO_ROOT, load_target
     from request_dse.errors import UserError
-    from request_dse.targets import make_target, option_specs
+    from request_dse.study import REPO_ROOT
+    from request_dse.targets import load_target, make_target, option_specs
 
     targets, problems = [], []
     for path in sorted((REPO_ROOT / "targets").glob("*.yaml")):
@@ -24,30 +24,34 @@ def _targets() -> tuple[list[tuple[Any, str | None]], list[str]]:
 
 
 def _backend_rows(targets: list[tuple[Any, str | None]]) -> tuple[list[list[str]], list[str]]:
-    from request_dse.backends import BACKENDS, get_backend
+    """Every registered backend, where it runs here, and why not elsewhere."""
+    from request_dse.backends import get_backend, names
+    from request_dse.study import compatible
+    from request_dse.targets import make_target
 
     rows, notes = [], []
-    for name in BACKENDS:
+    for name in names():
         backend = get_backend(name)
         where = []
         for spec, target_reason in targets:
-            if name not in spec.frameworks:
+            if spec.frameworks is not None and name not in spec.frameworks:
                 continue
+            target = make_target(spec)
             try:
-                reason = backend.unavailable(spec)
+                reason = compatible(backend, target) or backend.unavailable(target.capabilities)
             except Exception as exc:  # noqa: BLE001 - doctor reports, never fails
                 reason = f"checking failed: {exc.__class__.__name__}: {exc}"
             if reason is None and target_reason is None:
                 where.append(spec.name)
-            elif reason is not None:
+            elif reason is not None and backend.runs_on & target.capabilities:
                 notes.append(f"{name} on {spec.name}: {reason}")
         rows.append([name, backend.version() or "-", ", ".join(where) or "nowhere here"])
     return rows, notes
 
 
 def _cuda_lines() -> list[str]:
-    from request_dse import gpu
-    from request_dse.backends._base import package_version
+    from request_dse.backends import package_version
+    from request_dse.sysinfo import gpu
 
     found, reason = gpu.probe()
     lines = [f"GPU {g.index}: {g.name} ({g.arch}, {g.memory_mib / 1024:.0f} GiB, driver {g.driver})" for g in found]
@@ -87,8 +91,9 @@ def _cuda_lines() -> list[str]:
 def command() -> int:
     """List backends and targets with their availability and why not, the GPU and CUDA
     support of each library, CPU ISA features, energy counters and library versions."""
-    from request_dse import energy, sysinfo
-    from request_dse.tables import table
+    from request_dse import sysinfo
+    from request_dse.sysinfo import energy
+    from request_dse.text import table
 
     targets, problems = _targets()
     rows = [[spec.name, spec.kind, "available" if reason is None else "unavailable", reason or spec.description]

@@ -23,12 +23,12 @@ def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, exec
     are measured again first, in fresh sessions (`confirm.repeats` of the study file).
     Exit code 3 when no trial of the study succeeded.
     """
-    from request_dse.confirm import ConfirmPhase
-    from request_dse.plan import load_plan
-    from request_dse.storage import load_existing, records
+    from request_dse.results import study_front
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
     from request_dse.submission.archive import make_archive
+    from request_dse.submission.confirm import ConfirmPhase
     from request_dse.submission.emit import confirmed_table, emit, submissions_dir
-    from request_dse.search import study_front
 
     plan = load_plan(study)
     optuna_study = load_existing(plan.storage_url, plan.name)

@@ -23,9 +23,9 @@ def command(study: Path, output: Path, keep_infeasible: bool) -> int:
     statistics of its raw latency samples. The `replay` target answers candidates from such a
     table (see targets/replay.yaml), so search strategies can be compared on it in seconds.
     """
-    from request_dse.plan import load_plan
-    from request_dse.replay import rows_from_records, write_table
-    from request_dse.storage import load_existing, records
+    from request_dse.results import rows_from_records, write_table
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
 
     plan = load_plan(study)
     all_records = records(load_existing(plan.storage_url, plan.name))

@@ -19,10 +19,9 @@ def command(study: Path, as_json: bool, include_skipped: bool) -> int:
 
     Exit code 3 when no trial of the study succeeded.
     """
-    from request_dse.plan import load_plan
-    from request_dse.report import build_report, render_text
-    from request_dse.storage import load_existing, records
-
+    from request_dse.results import build_report, render_text
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
     from request_dse.submission.emit import confirmed_report, confirmed_table
 
     plan = load_plan(study)

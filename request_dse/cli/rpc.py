@@ -60,7 +60,7 @@ def tracker(host: str, port: int) -> None:
               help="First port to try; the next free one up to PORT+100 is used.")
 def server(tracker_addr: str | None, key: str, host: str, port: int) -> None:
     """A server: runs the libraries uploaded to it on this machine's devices."""
-    from request_dse.targets._tracker import parse_endpoint
+    from request_dse.targets import parse_endpoint
 
     if tracker_addr:
         try:

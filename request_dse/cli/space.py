@@ -13,8 +13,8 @@ from request_dse.cli._common import study_argument
 @study_argument
 def command(study: Path) -> int:
     """Print every dimension of STUDY, its domain and condition, and the number of candidates."""
-    from request_dse.plan import load_plan
-    from request_dse.tables import table
+    from request_dse.study import load_plan
+    from request_dse.text import table
 
     plan = load_plan(study)
     space = plan.space

@@ -19,10 +19,9 @@ def command(study: Path) -> int:
     Exit code 1 when the tracking server still cannot be reached.
     """
     from request_dse.errors import UserError
-    from request_dse.plan import load_plan
-    from request_dse.storage import load_existing, records
-    from request_dse.tracking import for_plan
-    from request_dse.tracking.sync import sync_study
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
+    from request_dse.tracking import for_plan, sync_study
 
     plan = load_plan(study)
     if not plan.study.tracking.enabled:

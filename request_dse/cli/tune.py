@@ -26,14 +26,13 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     Re-running the same command continues the study: finished trials are kept, trials a
     killed run left behind are re-queued, nothing is measured twice.
     """
-    from request_dse.cache import ResultsCache
+    from request_dse.cachedir import cache_root
+    from request_dse.cli._progress import Progress
     from request_dse.errors import NothingMeasured
-    from request_dse.execute import make_executor
-    from request_dse.execute._process import sweep_dead_temp_dirs
-    from request_dse.plan import cache_root, load_plan
-    from request_dse.progress import Progress
-    from request_dse.report import pareto_table
+    from request_dse.execute import make_executor, sweep_dead_temp_dirs
+    from request_dse.results import ResultsCache, pareto_table
     from request_dse.search import Search
+    from request_dse.study import load_plan
 
     plan = load_plan(study)
     changes = {}
@@ -96,8 +95,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
 
 def _prune_cache() -> None:
     """Keep the shared cache within its size limit (least recently used entries go first)."""
-    from request_dse.cache_limit import prune
-    from request_dse.plan import cache_root
+    from request_dse.cachedir import cache_root, prune
 
     try:
         prune(cache_root())

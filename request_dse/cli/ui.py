@@ -23,11 +23,10 @@ def command(study: Path | None, port: int, host: str) -> int:
     nearest folder upwards that has an mlflow/ folder or is a git checkout. A study that
     tracks to a server prints that server's URL instead.
     """
-    from request_dse.tracking import for_plan, project_root
-    from request_dse.tracking._settings import embedded_target
+    from request_dse.tracking import embedded_target, for_plan, project_root
 
     if study is not None:
-        from request_dse.plan import load_plan
+        from request_dse.study import load_plan
 
         target = for_plan(load_plan(study))
         if not target.embedded:

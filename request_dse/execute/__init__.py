@@ -1,35 +1,38 @@
-"""Executors: ``inline`` (debugging), ``local`` (the default), ``ray`` (parallel, many machines)."""
+"""Executors: where the trials of a study run -- ``inline`` (debugging), ``local`` (the default),
+``ray`` (parallel, many machines) -- with their runtimes, process isolation and the host-wide
+registry that keeps builds off the cores a measurement uses."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from request_dse.execute._base import Activity, ChildOutcome, Executor, Runner
+from request_dse.execute._worker import summarize_exception, sweep_dead_temp_dirs, worker_context
+from request_dse.execute.batch import run_jobs
+from request_dse.execute.local import InlineExecutor, LocalExecutor, LocalRuntime
+from request_dse.execute.process import InlineRunner, ProcessRunner
+from request_dse.execute.ray import RayExecutor
+from request_dse.execute.steps import run_build, run_measurement
+from request_dse.study import EXECUTORS, Plan
+from request_dse.targets import TargetSpec, make_target
 
-from request_dse.execute._base import Activity, Executor, TrialJob
+__all__ = ["EXECUTORS", "Activity", "ChildOutcome", "Executor", "InlineExecutor", "InlineRunner", "LocalExecutor",
+           "LocalRuntime", "ProcessRunner", "RayExecutor", "Runner", "local_executor", "make_executor", "run_build",
+           "run_jobs", "run_measurement",
+           "summarize_exception", "sweep_dead_temp_dirs", "worker_context"]
 
-if TYPE_CHECKING:
-    from request_dse.plan import Plan
 
-__all__ = ["EXECUTORS", "Activity", "Executor", "TrialJob", "make_executor"]
-
-EXECUTORS = ("inline", "local", "ray")
+def local_executor(target: TargetSpec, preload: tuple[str, ...], workers: int | None = None) -> LocalExecutor:
+    """The ``local`` executor for ``target``: builds on its build cores, measurements on its own."""
+    cores = make_target(target).build_cores() or ()
+    workers = workers or max(1, len(cores))
+    return LocalExecutor(LocalRuntime(ProcessRunner(preload=preload), workers, cores), workers)
 
 
 def make_executor(plan: Plan, name: str | None = None) -> Executor:
     name = name or plan.study.executor
     if name == "inline":
-        from request_dse.execute.local import InlineExecutor
-
         return InlineExecutor()
     if name == "local":
-        from request_dse.execute._process import ProcessRunner
-        from request_dse.execute.local import LocalExecutor, LocalRuntime
-
-        cores = plan.target.build_cores() or ()
-        workers = plan.study.build.workers or max(1, len(cores))
-        runner = ProcessRunner(preload=plan.preload())
-        return LocalExecutor(LocalRuntime(runner, workers, cores), workers)
+        return local_executor(plan.target_spec, plan.preload(), plan.study.build.workers)
     if name == "ray":
-        from request_dse.execute.ray import RayExecutor
-
         return RayExecutor(plan)
     raise ValueError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")

@@ -1,6 +1,9 @@
-"""The executor contract: where the trials of a study run, and how many at once.
+"""The execute contracts: where the trials of a study run, and how one function runs isolated.
 
-An executor takes :class:`TrialJob` s and hands back :class:`~request_dse.records.TrialResult` s:
+An :class:`Executor` takes :class:`~request_dse.evaluate.TrialJob` s and hands back
+:class:`~request_dse.results.TrialResult` s; each trial follows
+:func:`request_dse.evaluate.run_trial` with the executor's runtime (the
+:class:`~request_dse.evaluate.Runtime` it provides):
 
 * ``capacity`` -- how many trials the search should keep in flight;
 * :meth:`Executor.submit` -- start one (never blocks for long);
@@ -8,36 +11,24 @@ An executor takes :class:`TrialJob` s and hands back :class:`~request_dse.record
 * :meth:`Executor.activity` -- builds in flight and measurements in flight per target;
 * :meth:`Executor.shutdown` -- stop; in-flight trials come back as ``interrupted``.
 
-Whatever the executor, a trial follows :func:`request_dse.trial.run_trial`; builds may run in
-parallel but measurements on one target never overlap, and a build never shares cores with a
-measurement (it is paused instead).
+Whatever the executor, builds may run in parallel but measurements on one target never
+overlap, and a build never shares cores with a measurement (it is paused instead).
+
+A :class:`Runner` runs one function in a worker and turns how the worker ended -- a result, a
+Python exception, a crash, a timeout, too much memory, a stop -- into a :class:`ChildOutcome`;
+it never raises for what happens in the worker.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from request_dse.config import BuildConfig, TargetSpec
-from request_dse.early_stop import FrontSnapshot
-from request_dse.records import BuildRequest, BuildResult, SessionRequest, TrialResult
-from request_dse.space import Candidate
-
-
-@dataclass(frozen=True)
-class TrialJob:
-    number: int
-    candidate: Candidate
-    build: BuildRequest
-    build_config: BuildConfig
-    session: SessionRequest            # artifact_dir and prepared are filled in after the build
-    target: TargetSpec
-    trial_dir: Path
-    front: FrontSnapshot | None = None  # the Pareto front when the job was made (for early stopping)
-    reuse: BuildResult | None = None    # an earlier build to measure again instead of building (confirm phase)
+from request_dse.evaluate import TrialJob
+from request_dse.results import TrialResult
 
 
 @dataclass(frozen=True)
@@ -70,3 +61,35 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> list[tuple[TrialJob, TrialResult]]:
         """Stop; return in-flight trials as ``interrupted``."""
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a worker ended: ``ok``, ``error``, ``timeout``, ``crashed``, ``out_of_memory``, ``interrupted``."""
+
+    status: str
+    value: Any = None
+    error: str = ""
+    log_tail: str = ""
+    wall_s: float = 0.0
+    exitcode: int | None = None
+
+    def describe(self) -> str:
+        text = self.error
+        if self.log_tail and self.status != "ok":
+            text += "\n--- log tail ---\n" + self.log_tail
+        return text.strip()
+
+
+class Runner(abc.ABC):
+    """Runs one function in an isolated worker; safe to use from several threads."""
+
+    @abc.abstractmethod
+    def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
+            cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",
+            log_path: Path | None = None) -> ChildOutcome:
+        """``fn(arg)`` in a worker pinned to ``cores`` with ``env``; how it ended, as a value."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Kill every worker; later :meth:`run` calls return ``interrupted`` at once."""

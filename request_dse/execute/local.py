@@ -9,26 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from request_dse.config import BuildConfig
-from request_dse.execute._base import Activity, Executor, TrialJob
-from request_dse.execute._process import ChildOutcome, InlineRunner, ProcessRunner
-from request_dse.execute._threads import ThreadedExecutor
-from request_dse.execute.steps import build_step
-from request_dse.records import BuildRequest, BuildResult, MeasureResult, SessionRequest, TrialResult
-from request_dse.targets import Target
-
-#: How a build worker's end maps onto a trial status.
-BUILD_STATUS = {"error": "build_error", "timeout": "build_timeout", "crashed": "crashed",
-                "out_of_memory": "out_of_memory", "interrupted": "interrupted"}
-
-
-def build_result(outcome: ChildOutcome, log_path: Path | None) -> BuildResult:
-    if outcome.status == "ok":
-        result: BuildResult = outcome.value
-        return BuildResult(result.status, result.artifact_dir, result.prepared, result.error, result.build_time_s,
-                           result.tuning_time_s, log_path, result.info)
-    return BuildResult(BUILD_STATUS[outcome.status], error=outcome.describe(), log_path=log_path,
-                       build_time_s=outcome.wall_s)
+from request_dse import sysinfo
+from request_dse.backends import BuildRequest, BuildResult
+from request_dse.evaluate import TrialJob
+from request_dse.execute._base import Activity
+from request_dse.execute.process import InlineRunner, ProcessRunner
+from request_dse.execute.steps import run_build, run_measurement
+from request_dse.execute.threads import ThreadedExecutor
+from request_dse.results import TrialResult
+from request_dse.study import BuildConfig
+from request_dse.targets import MeasureResult, SessionRequest, Target
 
 
 class LocalRuntime:
@@ -50,11 +40,8 @@ class LocalRuntime:
     def build(self, request: BuildRequest, config: BuildConfig, log_path: Path | None) -> BuildResult:
         with self._slots:
             with self._cond:
-                self._cond.wait_for(lambda: not (self._busy_cores & set(self.build_cores)) or self.runner._closed)
-            outcome = self.runner.run(build_step, request, timeout_s=config.timeout_s,
-                                      memory_limit_mb=config.memory_limit_mb, cores=self.build_cores,
-                                      label="build", log_path=log_path)
-        return build_result(outcome, log_path)
+                self._cond.wait_for(lambda: not (self._busy_cores & set(self.build_cores)) or self.runner.closed)
+            return run_build(self.runner, request, config, self.build_cores, log_path)
 
     @contextlib.contextmanager
     def _exclusive(self, target: Target, cores: tuple[int, ...]) -> Iterator[None]:
@@ -76,7 +63,7 @@ class LocalRuntime:
 
     def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None) -> MeasureResult:
         with self._exclusive(target, target.measure_cores(request.threads)):
-            return target.measure(request, self.runner, log_path)
+            return run_measurement(self.runner, target, request, log_path)
 
 
 class LocalExecutor(ThreadedExecutor):
@@ -94,9 +81,7 @@ class LocalExecutor(ThreadedExecutor):
         self._capacity = build_workers + 1
         self._affinity = os.sched_getaffinity(0)
         if runtime.build_cores and set(runtime.build_cores) != self._affinity:
-            from request_dse.sysinfo import remember_cores
-
-            remember_cores()
+            sysinfo.remember_cores()
             os.sched_setaffinity(0, runtime.build_cores)
 
     def activity(self) -> Activity:

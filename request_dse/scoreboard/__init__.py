@@ -1,7 +1,6 @@
 """The tournament scoreboard: bundles and historical tables ranked on one self-contained page.
 
 ::
-
     from request_dse.scoreboard import build_scoreboard
 
     result = build_scoreboard(["submissions/"], csv_files=["points.csv"], output=Path("scoreboard.html"))
@@ -17,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from request_dse.errors import UserError
 from request_dse.scoreboard.axes import Axis, axes_for, known_axes
+from request_dse.scoreboard.bundles import read_live
 from request_dse.scoreboard.entries import LIVE, Entry
 from request_dse.scoreboard.frontier import Frontier, compute
+from request_dse.scoreboard.historical import read_track
 from request_dse.scoreboard.page import Page, build_page, render_html, write_html
 
 __all__ = ["LIVE", "Axis", "Entry", "Frontier", "Page", "Scoreboard", "axes_for", "build_scoreboard", "compute",
@@ -29,7 +31,6 @@ __all__ = ["LIVE", "Axis", "Entry", "Frontier", "Page", "Scoreboard", "axes_for"
 @dataclass(frozen=True)
 class Scoreboard:
     """What ``request-dse scoreboard`` wrote: the page, its entries and the opening frontier."""
-
     output: Path
     page: Page
     frontier: Frontier
@@ -54,10 +55,6 @@ def build_scoreboard(bundles: Sequence[str | Path], *, csv_files: Sequence[str |
                      x: str | None = None, y: str | None = None, title: str = "request-dse scoreboard",
                      strict: bool = False) -> Scoreboard:
     """Read every bundle and table, rank them, and write the page to ``output``."""
-    from request_dse.errors import UserError
-    from request_dse.scoreboard.bundles import read_live
-    from request_dse.scoreboard.historical import read_track
-
     live = read_live(bundles) if bundles else None
     if strict and live and live.rejected:
         raise UserError(f"scoreboard: {len(live.rejected)} bundle(s) rejected (--strict): {live.rejected[0]}")

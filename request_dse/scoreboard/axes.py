@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from request_dse.errors import UserError
+from request_dse.metrics import METRICS
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,6 @@ def _family(name: str) -> str:
 
 def known_axes() -> dict[str, Axis]:
     """Every metric the scoreboard knows, by name."""
-    from request_dse.metrics import METRICS
-
     out = {m.name: Axis(m.name, m.unit, m.better, _family(m.name), m.description) for m in METRICS.values()}
     out.update({a.name: a for a in EXTRA_AXES})
     return out

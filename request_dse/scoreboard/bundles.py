@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from request_dse.scoreboard.entries import LIVE, Entry
+from request_dse.submission import load_bundles
 
 #: Badges from the weakest to the strongest; an entry shows the strongest it holds.
 BADGE_ORDER = ("available", "functional", "reproduced")
@@ -66,8 +67,6 @@ def entry_of(bundle: Any) -> Entry:
 
 def read_live(paths: Iterable[str | Path]) -> LiveBundles:
     """Every bundle at or under ``paths``: entries for the verified, reasons for the rejected."""
-    from request_dse.submission import load_bundles
-
     found, errors = load_bundles(list(paths))
     rejected = [str(e) for e in errors]
     bundles: list[Any] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from request_dse import pareto
+from request_dse.results import fronts
 from request_dse.scoreboard.axes import Axis
 from request_dse.scoreboard.entries import Entry
 
@@ -40,12 +40,12 @@ def compute(entries: Sequence[Entry], axes: Sequence[Axis], *, margin: float = 0
     if not considered:
         return Frontier(names, directions, (), excluded, (), (), dict.fromkeys(participants, 0.0), 0.0)
     points = np.array([[e.value(n) for n in names] for e in considered], dtype=float)
-    front = [considered[i].id for i in pareto.front(points, directions)]
-    reference = pareto.reference_point(points, directions, margin)
+    front = [considered[i].id for i in fronts.front(points, directions)]
+    reference = fronts.reference_point(points, directions, margin)
     volumes: dict[str, float] = {}
     for participant in participants:  # a participant with nothing on these axes scores 0
         own = points[[i for i, e in enumerate(considered) if e.participant == participant]]
-        volumes[participant] = pareto.hypervolume(own, directions, reference) if len(own) else 0.0
-    total = pareto.hypervolume(points, directions, reference)
+        volumes[participant] = fronts.hypervolume(own, directions, reference) if len(own) else 0.0
+    total = fronts.hypervolume(points, directions, reference)
     return Frontier(names, directions, tuple(e.id for e in considered), excluded, tuple(front),
                     tuple(reference), volumes, total)

@@ -2,7 +2,7 @@
 
 Reader API (what the scoreboard and other tools use)::
 
-    from request_dse.submission import load_bundles, read_bundle, open_bundle
+    from request_dse.submission.bundle import load_bundles, open_bundle, read_bundle
 
     bundles, rejected = load_bundles(["submissions/"])   # verified Bundle objects, BundleErrors
     for b in bundles:
@@ -19,8 +19,15 @@ Every reader verifies checksums and the schema before returning anything; a bad 
 
 from __future__ import annotations
 
-from request_dse.submission.bundle import (Bundle, find_bundles, load_bundles, open_bundle, read_bundle,
-                                           read_validation, validation_path)
+from request_dse.submission.bundle import (
+                                           Bundle,
+                                           find_bundles,
+                                           load_bundles,
+                                           open_bundle,
+                                           read_bundle,
+                                           read_validation,
+                                           validation_path,
+)
 from request_dse.submission.errors import REASONS, BundleError
 from request_dse.submission.schema import SCHEMA_VERSION, schema_path
 

@@ -18,10 +18,22 @@ from typing import Any
 
 import yaml
 
+from request_dse import sysinfo
+from request_dse.backends import backends, get_backend
 from request_dse.errors import UserError
+from request_dse.evaluate import TrialJob, make_job, metric_intervals
+from request_dse.execute import make_executor, run_jobs
+from request_dse.results import TrialResult, candidate_label, load_samples
+from request_dse.study import Plan, compatible, find_data_file, load_plan
+from request_dse.submission import system
+from request_dse.submission.emit import display
+from request_dse.submission.entries import make_entry
+from request_dse.submission.writer import write_bundle
+from request_dse.targets import TargetSpec, load_target, make_target, option_specs
+from request_dse.workloads import ZOO
 
 #: Backends that exist to test request-dse itself never make baselines.
-TESTING_PREFIX = "request_dse.testing."
+TESTING_PREFIX = "request_dse.testing"
 OBJECTIVES = [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}]
 
 
@@ -32,38 +44,36 @@ class BaselineRun:
     skipped_backends: list[tuple[str, str]] = field(default_factory=list)
 
 
-def baseline_backends(target_spec: Any, wanted: Sequence[str] = ()) -> tuple[list[str], list[tuple[str, str]]]:
+def baseline_backends(target_spec: TargetSpec, wanted: Sequence[str] = ()) -> tuple[list[str], list[tuple[str, str]]]:
     """Backends of the registry that can run on the target (testing ones excluded), and why others cannot."""
-    from request_dse.backends import BACKENDS, get_backend
-
+    found = {name: cls for name, cls in backends().items() if not cls.__module__.startswith(TESTING_PREFIX)}
+    unknown = [w for w in wanted if w not in found]
+    if unknown:
+        raise UserError(f"--backend: unknown backend {unknown[0]!r} (known: {', '.join(found)})")
+    target = make_target(target_spec)
     usable, skipped = [], []
-    for name, where in BACKENDS.items():
-        if where.startswith(TESTING_PREFIX) or (wanted and name not in wanted):
+    for name in found:
+        if wanted and name not in wanted:
             continue
-        if name not in target_spec.frameworks:
+        if target_spec.frameworks is not None and name not in target_spec.frameworks:
             skipped.append((name, f"target {target_spec.name} does not list it"))
             continue
+        backend = get_backend(name)
         try:
-            reason = get_backend(name).unavailable(target_spec)
+            reason = compatible(backend, target) or backend.unavailable(target.capabilities)
         except Exception as exc:  # noqa: BLE001 - a broken optional backend must not stop the others
             reason = f"{type(exc).__name__}: {exc}"
         if reason:
             skipped.append((name, reason))
         else:
             usable.append(name)
-    unknown = [w for w in wanted if w not in BACKENDS]
-    if unknown:
-        raise UserError(f"--backend: unknown backend {unknown[0]!r} (known: "
-                        f"{', '.join(n for n, w in BACKENDS.items() if not w.startswith(TESTING_PREFIX))})")
     return usable, skipped
 
 
-def study_doc(workload: str, target_path: Path, backends: Sequence[str], work_dir: Path,
+def study_doc(workload: str, target_path: Path, names: Sequence[str], work_dir: Path,
               measure: dict[str, Any]) -> dict[str, Any]:
-    from request_dse.backends import get_backend
-
     frameworks = {}
-    for name in backends:
+    for name in names:
         flags = dict(getattr(get_backend(name), "baseline_flags", {}) or {})
         frameworks[name] = {k: [v] for k, v in flags.items()}
     return {"name": f"baseline-{workload}-{target_path.stem}", "workload": workload, "target": str(target_path),
@@ -89,12 +99,6 @@ def command_line(workload: str, target: str, backends: Sequence[str], models: Se
 def run_baselines(workload: str, target: str, *, backends: Sequence[str] = (), models: Sequence[str] = (),
                   precisions: Sequence[str] = (), measure: dict[str, Any] | None = None, out: Path | None = None,
                   executor: str | None = None, echo: Callable[[str], None] | None = None) -> BaselineRun:
-    from request_dse.config import find_data_file, load_target
-    from request_dse.execute import make_executor
-    from request_dse.plan import load_plan, make_job
-    from request_dse.targets import option_specs
-    from request_dse.workloads import ZOO
-
     echo = echo or (lambda _: None)
     measure = dict(measure or {})
     if workload not in ZOO:
@@ -123,20 +127,19 @@ def run_baselines(workload: str, target: str, *, backends: Sequence[str] = (), m
     out = out or Path.cwd() / "submissions" / f"baseline-{workload}-{spec.name}"
     rebuild = command_line(workload, target, backends, models, precisions, measure)
     runner = make_executor(plan, executor)
-    results = []
+    jobs = [make_job(plan, i, c) for i, c in enumerate(candidates)]
+    done: list[int] = []
+
+    def show(job: TrialJob, result: TrialResult) -> None:
+        done.append(job.number)
+        label = f"{job.candidate['framework']} {_model_id(plan, job.candidate)}"
+        shown = (f"p90 {result.metrics.get('latency_p90_ms', float('nan')):.4g} ms, "
+                 f"top-1 {result.metrics.get('accuracy_top1', float('nan')):.4f}") if result.ok \
+            else (result.error.splitlines()[0][:100] if result.error else "")
+        echo(f"  [{len(done)}/{len(jobs)}] {label}: {result.status} {shown}")
+
     try:
-        jobs = [make_job(plan, i, c) for i, c in enumerate(candidates)]
-        queue = list(jobs)
-        while queue or runner.in_flight:
-            while queue and runner.in_flight < runner.capacity:
-                runner.submit(queue.pop(0))
-            for job, result in runner.wait(timeout=0.25):
-                label = f"{job.candidate['framework']} {_model_id(plan, job.candidate)}"
-                shown = (f"p90 {result.metrics.get('latency_p90_ms', float('nan')):.4g} ms, "
-                         f"top-1 {result.metrics.get('accuracy_top1', float('nan')):.4f}") if result.ok \
-                    else (result.error.splitlines()[0][:100] if result.error else "")
-                echo(f"  [{len(results) + 1}/{len(jobs)}] {label}: {result.status} {shown}")
-                results.append((job, result))
+        results = run_jobs(runner, jobs, show)
     finally:
         runner.shutdown()
     for job, result in sorted(results, key=lambda jr: jr[0].number):
@@ -162,39 +165,17 @@ def _wanted(plan: Any, candidate: Any, models: Sequence[str], precisions: Sequen
     return True
 
 
-def _write(plan: Any, job: Any, result: Any, out: Path, rebuild: str) -> Path:
-    import dataclasses
-
-    from request_dse import sysinfo
-    from request_dse.backends import get_backend
-    from request_dse.confirm import load_sessions
-    from request_dse.intervals import metric_intervals
-    from request_dse.report import candidate_label
-    from request_dse.submission import system
-    from request_dse.submission.emit import display
-    from request_dse.submission.writer import Entry, write_bundle
-    from request_dse.trial import PREDICTIONS
-
+def _write(plan: Plan, job: TrialJob, result: TrialResult, out: Path, rebuild: str) -> Path:
     candidate = job.candidate
     backend = candidate["framework"]
-    model_id = _model_id(plan, candidate)
-    name = f"{backend}-{model_id}"
-    sessions = load_sessions(result.samples_path) or []
-    prepared = plan.workload.prepare(candidate, plan.cache_dir / "prepared")
-    version = get_backend(backend).version()
-    entry = Entry(
-        id=f"{plan.name}-{name}", kind="baseline", label=f"{candidate_label(candidate.params)} (defaults)",
-        candidate=candidate.params, candidate_hash=candidate.hash, backend=backend, backend_version=version,
-        flags=plan.flags(candidate), build_info={k: v for k, v in result.info.items() if k != "energy_source"},
-        target_name=plan.target_spec.name, target_kind=plan.target_spec.kind, target_system=plan.target.system(),
-        batch_size=plan.batch_size(candidate), threads=plan.threads(candidate),
-        protocol=dataclasses.asdict(plan.study.measure), metrics=result.metrics,
+    name = f"{backend}-{_model_id(plan, candidate)}"
+    assert result.samples_path is not None and result.artifact_dir is not None  # an ok trial has both
+    sessions = load_samples(result.samples_path)
+    entry = make_entry(
+        plan, candidate, kind="baseline", entry_id=f"{plan.name}-{name}",
+        label=f"{candidate_label(candidate.params)} (defaults)", metrics=result.metrics,
         intervals=metric_intervals(sessions, result.metrics, plan.batch_size(candidate)),
-        objectives=[(o.metric, o.direction) for o in plan.study.objectives], artifact_dir=result.artifact_dir,
-        samples_path=result.samples_path, prepared=prepared, workload=plan.workload.name,
-        predictions_path=result.samples_path.parent / PREDICTIONS, rebuild=rebuild,
-        energy_source=str(result.info.get("energy_source", "")), sessions=len(sessions),
-        location=display(out / name),
-    )
-    return write_bundle(entry, out / name, system.describe(entry.target_system, backend, version,
+        artifact_dir=result.artifact_dir, samples_path=result.samples_path, info=result.info,
+        repeats=plan.study.measure.repeats, location=display(out / name), rebuild=rebuild)
+    return write_bundle(entry, out / name, system.describe(entry.target_system, backend, entry.backend_version,
                                                            versions=sysinfo.versions()))

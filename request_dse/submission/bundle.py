@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from request_dse.submission import schema
 from request_dse.submission.archive import archive_stem, is_archive, safe_extract
 from request_dse.submission.checksums import VALIDATION, digest, verify
 from request_dse.submission.errors import BundleError
+from request_dse.submission.schema import check_document, check_system
 
 SUBMISSION = "submission.json"
 SYSTEM = "system.json"
@@ -164,9 +164,9 @@ def verify_folder(root: Path, label: Path) -> Bundle:
         raise BundleError(label, "not_a_bundle", f"no {SUBMISSION} in {root}")
     listed = verify(root, label)
     doc = _load_json(root, SUBMISSION, label)
-    schema.check(doc, label)
+    check_document(doc, label)
     system = _load_json(root, SYSTEM, label)
-    schema.check_system(system, label)
+    check_system(system, label)
     _check_files(doc, listed, label)
     content = digest(root)
     return Bundle(label, root, doc, system, content, read_validation(label, content))

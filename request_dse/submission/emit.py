@@ -7,21 +7,26 @@ in the study file sets another. Each emission replaces the study's previous bund
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from request_dse import sysinfo
-from request_dse.confirm import ConfirmOutcome, Point, load_sessions
-from request_dse.plan import Plan
+from request_dse.errors import UserError
+from request_dse.files import lock, sha256_file
+from request_dse.results import candidate_label, study_front
+from request_dse.search import records
+from request_dse.space import Candidate
+from request_dse.study import Plan
 from request_dse.submission import system
-from request_dse.submission.checksums import sha256_file
+from request_dse.submission.archive import is_archive
+from request_dse.submission.confirm import ConfirmPhase
+from request_dse.submission.confirmed import ConfirmOutcome, Point, stored
+from request_dse.submission.entries import make_entry
 from request_dse.submission.writer import Entry, write_bundle
-from request_dse.trial import PREDICTIONS
+from request_dse.text import fmt, table
 
 
 def project_root(study_file: Path) -> Path:
@@ -47,58 +52,39 @@ def bundle_name(point: Point) -> str:
 
 def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *, hypervolume: float | None,
               trials_measured: int) -> Entry:
-    from request_dse.backends import get_backend
-    from request_dse.space import Candidate
-
     rec = point.record
     candidate = Candidate.of(rec.params)
-    backend = candidate["framework"]
     samples = point.samples_path
     artifact = point.artifact_dir
     if samples is None or not samples.is_file() or artifact is None or not artifact.is_dir():
         raise FileNotFoundError(f"trial {rec.number}: its artifact or samples are gone "
                                 f"({artifact}, {samples}); run the study again")
-    sessions = load_sessions(samples) or []
-    prepared = plan.workload.prepare(candidate, plan.cache_dir / "prepared")
-    root = project_root(plan.study.source)
     study_file = plan.study.source.resolve()
     try:
-        study_rel = study_file.relative_to(root).as_posix()
+        study_rel = study_file.relative_to(project_root(plan.study.source)).as_posix()
     except ValueError:
         study_rel = str(study_file)
-    repeats = plan.study.confirm.repeats if point.confirmed else plan.study.measure.repeats
-    protocol = dataclasses.asdict(dataclasses.replace(plan.study.measure, repeats=repeats))
     names = plan.study.metric_names
     confirm = None
-    if point.confirmed:
-        confirm = {"sessions": point.confirmation.sessions,  # type: ignore[union-attr]
+    if point.confirmation is not None:
+        confirm = {"sessions": point.confirmation.sessions,
                    "search_figures": {n: rec.metrics.get(n) for n in names},
                    "why": "figures from fresh sessions only: the search's figures selected the candidate and "
                           "are biased towards luck"}
     pareto = {"rank": point.rank, "confirmed": point.confirmed,
               "dominated_within_noise_by": [ids[n] for n in point.dominated_within_noise_by if n in ids],
               "ties": [ids[n] for n in point.ties if n in ids]}
-    from request_dse.report import candidate_label
-
-    return Entry(
-        id=ids[rec.number], kind="study", label=candidate_label(rec.params), candidate=rec.params,
-        candidate_hash=rec.hash or candidate.hash, backend=backend, backend_version=get_backend(backend).version(),
-        flags=plan.flags(candidate), build_info={k: v for k, v in rec.info.items() if k != "energy_source"},
-        target_name=plan.target_spec.name, target_kind=plan.target_spec.kind, target_system=plan.target.system(),
-        batch_size=plan.batch_size(candidate), threads=plan.threads(candidate), protocol=protocol,
-        metrics=point.metrics, intervals=point.intervals, objectives=[(o.metric, o.direction) for o in plan.study.objectives],
-        artifact_dir=artifact, samples_path=samples, prepared=prepared, workload=plan.workload.name,
-        predictions_path=samples.parent / PREDICTIONS,
+    study = {"name": plan.name, "description": plan.study.description, "trial": rec.number,
+             "candidate_hash": rec.hash or candidate.hash, "file": study_rel, "file_sha256": sha256_file(study_file),
+             "trials_measured": trials_measured, "hypervolume": hypervolume}
+    return make_entry(
+        plan, candidate, kind="study", entry_id=ids[rec.number], label=candidate_label(rec.params),
+        metrics=point.metrics, intervals=point.intervals, artifact_dir=artifact, samples_path=samples, info=rec.info,
+        repeats=plan.study.confirm.repeats if point.confirmed else plan.study.measure.repeats,
+        location=display(out_dir), rebuild=f"request-dse tune {study_rel}", pareto=pareto, study=study,
+        study_file=study_file, confirm=confirm,
         constraints=[(str(c), c.violation(point.metrics[c.metric]) <= 0) for c in plan.study.constraints
-                     if c.metric in point.metrics],
-        pareto=pareto,
-        study={"name": plan.name, "description": plan.study.description, "trial": rec.number,
-               "candidate_hash": rec.hash or candidate.hash, "file": study_rel, "file_sha256": sha256_file(study_file),
-               "trials_measured": trials_measured, "hypervolume": hypervolume},
-        study_file=study_file, confirm=confirm, rebuild=f"request-dse tune {study_rel}",
-        energy_source=str(rec.info.get("energy_source", "")), sessions=len(sessions),
-        location=display(out_dir),
-    )
+                     if c.metric in point.metrics])
 
 
 def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hypervolume: float | None = None,
@@ -110,20 +96,8 @@ def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hyperv
     points = sorted(outcome.front, key=lambda p: p.record.number)
     ids = {p.record.number: f"{plan.name}-{bundle_name(p)}" for p in points}
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out.with_name(f".{out.name}.lock")):  # several processes may share a study
+    with lock(out.with_name(f".{out.name}")):  # several processes may share a study
         return _emit_locked(plan, points, ids, out, hypervolume, trials_measured)
-
-
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    import fcntl
-
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, hypervolume: float | None,
@@ -159,9 +133,6 @@ def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, 
 
 def _check_replaceable(out: Path) -> None:
     """Emission replaces ``out`` as a whole: only when it holds nothing but bundles."""
-    from request_dse.errors import UserError
-    from request_dse.submission.archive import is_archive
-
     if not out.exists():
         return
     if not out.is_dir():
@@ -176,9 +147,6 @@ def _check_replaceable(out: Path) -> None:
 def emit_records(plan: Plan, study: Any, all_records: Sequence[Any], *, executor: Any = None, confirm: bool | None = None,
                  out: Path | None = None, echo: Callable[[str], None] | None = None) -> tuple[ConfirmOutcome, list[Path]]:
     """The confirm phase (measuring with ``executor`` where needed) and the bundles of its front."""
-    from request_dse.confirm import ConfirmPhase
-    from request_dse.search import study_front
-
     enabled = plan.study.confirm.enabled if confirm is None else confirm
     outcome = ConfirmPhase(plan, study, executor, echo=echo).run(all_records, enabled=enabled)
     _, _, hv = study_front(plan, all_records)
@@ -189,9 +157,6 @@ def emit_records(plan: Plan, study: Any, all_records: Sequence[Any], *, executor
 
 def confirmed_table(plan: Plan, outcome: ConfirmOutcome) -> str:
     """The emitted set: each objective's figure with its 95% interval, and ties."""
-    from request_dse.report import candidate_label
-    from request_dse.tables import fmt, table
-
     names = list(plan.study.metric_names)
     rows = []
     shown = {p.record.number for p in outcome.front}
@@ -209,9 +174,6 @@ def confirmed_table(plan: Plan, outcome: ConfirmOutcome) -> str:
 
 def confirm_front(plan: Plan, study: Any, executor: Any, *, echo: Callable[[str], None]) -> ConfirmOutcome:
     """End of ``tune``, while the executor runs: the confirm phase on the study's records."""
-    from request_dse.confirm import ConfirmPhase
-    from request_dse.storage import records
-
     outcome = ConfirmPhase(plan, study, executor, echo=echo).run(records(study), enabled=plan.study.confirm.enabled)
     for rec, why in outcome.dropped:
         echo(f"trial {rec.number} left the front: {why}")
@@ -221,10 +183,6 @@ def confirm_front(plan: Plan, study: Any, executor: Any, *, echo: Callable[[str]
 def write_front(plan: Plan, study: Any, outcome: ConfirmOutcome, out: Path | None = None) -> list[Path]:
     """End of ``tune``, once the executor has stopped (and the driver has all its cores back,
     as the system description reads them): the bundles of the confirmed front."""
-    from request_dse.errors import UserError
-    from request_dse.search import study_front
-    from request_dse.storage import records
-
     if not outcome.front:
         return []
     all_records = records(study)
@@ -238,8 +196,6 @@ def write_front(plan: Plan, study: Any, outcome: ConfirmOutcome, out: Path | Non
 def confirmed_report(plan: Plan, study: Any, all_records: Sequence[Any]) -> tuple[ConfirmOutcome | None, list[dict[str, Any]]]:
     """The front on the confirmations stored in the study (nothing is measured); (None, []) when the
     study has none yet."""
-    from request_dse.confirm import ConfirmPhase, stored
-
     if not plan.study.confirm.enabled or not stored(study):
         return None, []
     outcome = ConfirmPhase(plan, study, None).run(all_records)

@@ -38,7 +38,7 @@ def _where(error: Any) -> str:
     return "/".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
-def check(doc: Any, bundle: str | Path, file: str = "submission.json", definition: str | None = None) -> None:
+def check_document(doc: Any, bundle: str | Path, file: str = "submission.json", definition: str | None = None) -> None:
     """Raise :class:`BundleError` (``schema``) naming the first violation by its JSON path."""
     errors = sorted(_validator(definition).iter_errors(doc), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
@@ -50,4 +50,4 @@ def check(doc: Any, bundle: str | Path, file: str = "submission.json", definitio
 
 
 def check_system(doc: Any, bundle: str | Path) -> None:
-    check(doc, bundle, "system.json", definition="system")
+    check_document(doc, bundle, "system.json", definition="system")

@@ -35,34 +35,25 @@ from typing import Any
 import numpy as np
 
 from request_dse import sysinfo
+from request_dse.backends import BuildResult, get_backend, names
+from request_dse.cachedir import cache_root
+from request_dse.errors import UserError
+from request_dse.evaluate import Interval, TrialJob, metric_intervals
+from request_dse.execute import local_executor, run_jobs
+from request_dse.protocol import MeasureConfig
+from request_dse.results import TrialResult, load_samples
+from request_dse.space import Candidate
+from request_dse.study import BuildConfig, available_names, compatible, find_data_file
 from request_dse.submission.bundle import Bundle, open_bundle, validation_path
+from request_dse.submission.checks import Check, compare
 from request_dse.submission.errors import BundleError
+from request_dse.targets import SessionRequest, TargetSpec, load_target, make_target, option_specs
+from request_dse.workloads import ZOO, PreparedModel, WorkloadRef, get_workload
 
-#: Compared exactly.
-EXACT = ("accuracy_top1", "accuracy_top5", "artifact_size_bytes")
-#: Compared within the recorded interval or the tolerance, whichever is larger.
-TIMED = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms", "latency_per_sample_ms",
-         "throughput_ips", "energy_mj_per_inference", "cost_usd_per_1m")
 #: Limits on what an untrusted bundle's protocol may ask of the validating machine.
 PROTOCOL_CAPS = {"warmup_runs": 1000, "min_runs": 100_000, "max_runs": 100_000, "min_time_s": 30.0,
                  "max_time_s": 60.0, "repeats": 20, "timeout_s": 600.0, "memory_limit_mb": 32768}
 DEFAULT_TOLERANCE = 0.25
-
-
-@dataclass(frozen=True)
-class Check:
-    metric: str
-    recorded: float
-    measured: float | None
-    low: float                        # the band the claim allows
-    high: float
-    ok: bool
-    rule: str
-    measured_low: float | None = None  # the re-run's own 95% interval
-    measured_high: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -80,13 +71,11 @@ class Verdict:
         return 0 if self.status == "reproduced" else 2 if self.status == "rejected" else 1
 
 
-def _protocol(doc: Mapping[str, Any]) -> tuple[Any, list[str]]:
-    from request_dse.config import MeasureConfig
-
-    names = {f.name for f in dataclasses.fields(MeasureConfig)} - {"early_stop"}
+def _protocol(doc: Mapping[str, Any]) -> tuple[MeasureConfig, list[str]]:
+    settable = {f.name for f in dataclasses.fields(MeasureConfig)} - {"early_stop"}
     raw = doc["measurement"]["protocol"]
     values, notes = {}, []
-    for name in names:
+    for name in sorted(settable):
         if name not in raw:
             continue
         value = raw[name]
@@ -106,9 +95,7 @@ def _protocol(doc: Mapping[str, Any]) -> tuple[Any, list[str]]:
     return protocol, notes
 
 
-def _prepared(bundle: Bundle) -> Any:
-    from request_dse.workloads._base import PreparedModel
-
+def _prepared(bundle: Bundle) -> PreparedModel:
     w = bundle.submission["workload"]
     root = bundle.root
     assert root is not None
@@ -120,11 +107,7 @@ def _prepared(bundle: Bundle) -> Any:
                          tolerance=tuple(w.get("tolerance", (1e-3, 1e-3))))  # type: ignore[arg-type]
 
 
-def _target_spec(name: str) -> Any:
-    from request_dse.config import available_names, find_data_file, load_target
-    from request_dse.errors import UserError
-    from request_dse.targets import option_specs
-
+def _target_spec(name: str) -> TargetSpec:
     path = find_data_file("targets", name, Path.cwd())
     if path is None:
         known = available_names("targets", Path.cwd())
@@ -133,17 +116,12 @@ def _target_spec(name: str) -> Any:
     return load_target(path, option_specs(), expected_name=path.stem)
 
 
-def workload_data(bundle: Bundle) -> tuple[bool | None, str, Any]:
+def workload_data(bundle: Bundle) -> tuple[bool | None, str, PreparedModel | None]:
     """The workload's own data and reference for this candidate (zoo workloads): whether the
     bundled inputs equal them, why, and the workload's prepared model (None when unavailable).
 
     A bundle's own ``data/reference.npy`` and tolerance are claims like any other; with the
     workload at hand the validator checks outputs against its own reference and tolerance."""
-    from request_dse.config import WorkloadRef
-    from request_dse.plan import cache_root
-    from request_dse.space import Candidate
-    from request_dse.workloads import ZOO, get_workload
-
     name = bundle.workload
     if name not in ZOO:
         return None, f"workload {name!r} is not in this installation's zoo: the bundled data and reference are used", None
@@ -159,107 +137,44 @@ def workload_data(bundle: Bundle) -> tuple[bool | None, str, Any]:
     return True, f"data/inputs.npz is workload {name}'s held-out split; outputs checked against its own reference", own
 
 
-def _band(recorded: float, low: float, high: float, tolerance: float) -> tuple[float, float]:
-    return max(0.0, min(low, recorded * (1 - tolerance))), max(high, recorded * (1 + tolerance))
-
-
-def compare(doc: Mapping[str, Any], measured: Mapping[str, float], tolerance: float, two_sided: bool,
-            intervals: Mapping[str, tuple[float, float, str]] | None = None) -> tuple[list[Check], dict[str, float]]:
-    """Each recorded metric against the re-run. A timed metric holds when the re-run's own 95%
-    interval reaches the allowed band: the larger of the recorded interval and ``tolerance``
-    around the recorded value (one-sided: the re-run may be better; ``two_sided``: it must overlap)."""
-    intervals = intervals or {}
-    checks, other = [], {}
-    for name, entry in doc["metrics"].items():
-        recorded = float(entry["value"])
-        value = measured.get(name)
-        if name in EXACT:
-            ok = value is not None and abs(value - recorded) <= 1e-12 * max(1.0, abs(recorded))
-            checks.append(Check(name, recorded, value, recorded, recorded, ok, "exact"))
-        elif name in TIMED:
-            low, high = _band(recorded, float(entry.get("low", recorded)), float(entry.get("high", recorded)),
-                              tolerance)
-            better = entry.get("better", "minimize")
-            m_low, m_high = intervals.get(name, (value, value, ""))[:2] if value is not None else (None, None)
-            if value is None or m_low is None or m_high is None:
-                ok = False
-            elif two_sided:
-                ok = m_low <= high and m_high >= low
-            else:
-                ok = m_low <= high if better == "minimize" else m_high >= low
-            rule = (f"the re-run's 95% interval reaches the larger of the recorded interval and ±{tolerance:g} "
-                    "relative" + ("" if two_sided else f" (one-sided: {'no slower' if better == 'minimize' else 'no lower'}"
-                                                       " than the band allows)"))
-            checks.append(Check(name, recorded, value, low, high, ok, rule, m_low, m_high))
-        elif value is not None:
-            other[name] = value
-    return checks, other
-
-
-def run_bundle(bundle: Bundle, spec: Any, echo: Callable[[str], None],
-               own: Any = None) -> tuple[Any, Any, list[str], str]:
-    """Run the bundle's artifact on the target in child processes: (measure result, prepared, notes, log).
+def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
+               own: PreparedModel | None = None) -> tuple[TrialResult, list[str], str, dict[str, Interval]]:
+    """Run the bundle's artifact on the target as a trial of the local executor (measurements in
+    child processes, alone on their cores) and score it: (result, protocol notes, log tail, intervals).
     ``own``: the workload's prepared model, whose data, reference and tolerance then replace the bundle's."""
-    from request_dse.backends import BACKENDS, get_backend
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest
-    from request_dse.targets import make_target
-
     doc = bundle.submission
     backend_name = doc["framework"]["name"]
+    candidate = Candidate.of(dict(doc["candidate"]))
     protocol, notes = _protocol(doc)
-    if backend_name not in BACKENDS:
-        return MeasureResult("run_error", error=f"backend {backend_name!r} is not installed here"), None, notes, ""
+    if backend_name not in names():
+        return TrialResult(candidate, "run_error", error=f"backend {backend_name!r} is not installed here"), notes, "", {}
     backend = get_backend(backend_name)
-    reason = backend.unavailable(spec)
+    target = make_target(spec)
+    reason = compatible(backend, target) or backend.unavailable(target.capabilities)
     if reason:
-        return MeasureResult("run_error", error=f"backend {backend_name} unavailable: {reason}"), None, notes, ""
+        return TrialResult(candidate, "run_error", error=f"backend {backend_name} unavailable: {reason}"), notes, "", {}
     prepared = _prepared(bundle)
     if own is not None:
         prepared = dataclasses.replace(prepared, data_path=own.data_path, reference_path=own.reference_path,
                                        tolerance=own.tolerance)
-    target = make_target(spec)
-    request = SessionRequest(backend_name, bundle.path("artifact"), prepared, int(doc["target"]["batch_size"]),
-                             int(doc["target"]["threads"]), protocol, score=True)
-    echo(f"running {bundle.id} on {spec.name}: {protocol.repeats} session(s), each in a fresh worker process")
-    log = Path(tempfile.mkstemp(prefix="request-dse-validate-", suffix=".log")[1])
-    runner = ProcessRunner(preload=tuple(backend.preload))
-    try:
-        result = target.measure(request, runner, log)
-    finally:
-        runner.close()
-    try:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        log.unlink()
-    except OSError:
-        tail = ""
-    return result, prepared, notes, tail
-
-
-def measured_metrics(bundle: Bundle, result: Any, prepared: Any, spec: Any) -> tuple[dict[str, float], str | None]:
-    """The re-run's metrics, and why its outputs are not the declared ones (None when they are)."""
-    from request_dse.measure import latency_stats
-    from request_dse.metrics import derive
-    from request_dse.trial import accuracy, check_outputs
-
-    doc = bundle.submission
-    batch, threads = int(doc["target"]["batch_size"]), int(doc["target"]["threads"])
-    first = result.sessions[0]
-    mismatch = check_outputs(first.check_outputs, prepared)
-    metrics = latency_stats(result.sessions, batch)
-    metrics.update(accuracy(first.top5, prepared))
-    energies = [s.energy_j for s in result.sessions if s.energy_j is not None]
-    power = spec.power
-    metrics.update(derive(metrics["latency_mean_ms"] / 1e3, batch, threads, cost_per_hour_usd=spec.cost_per_hour_usd,
-                          idle_w=power.idle_w if power else None, per_core_w=power.per_core_w if power else None,
-                          measured_energy_j=float(np.median(energies)) if energies else None))
     artifact = bundle.path("artifact")
-    metrics["artifact_size_bytes"] = float(sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file()))
-    metrics["load_time_s"] = float(np.median([s.load_time_s for s in result.sessions]))
-    metrics["memory_peak_mb"] = float(max(s.memory_peak_mb for s in result.sessions))
-    if mismatch is None and "accuracy_top1" in doc["metrics"] and "accuracy_top1" not in metrics:
-        mismatch = "no accuracy could be computed on the bundled inputs"
-    return metrics, mismatch
+    batch = int(doc["target"]["batch_size"])
+    session = SessionRequest(backend_name, artifact, prepared, batch, int(doc["target"]["threads"]), protocol,
+                             score=True)
+    echo(f"running {bundle.id} on {spec.name}: {protocol.repeats} session(s), each in a fresh worker process")
+    with tempfile.TemporaryDirectory(prefix="request-dse-validate-") as work:
+        job = TrialJob(0, candidate, None, BuildConfig(), session, spec, Path(work),
+                       reuse=BuildResult("ok", artifact, prepared))
+        executor = local_executor(spec, tuple(backend.preload), workers=1)
+        try:
+            ((_, result),) = run_jobs(executor, [job])
+        finally:
+            executor.shutdown()
+        log = Path(work) / "measure.log"
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.is_file() else ""
+        intervals = metric_intervals(load_samples(result.samples_path), result.metrics, batch) \
+            if result.samples_path is not None and result.samples_path.is_file() else {}
+    return result, notes, tail, intervals
 
 
 def validate(path: str | Path, *, target: str | None = None, tolerance: float = DEFAULT_TOLERANCE,
@@ -295,16 +210,18 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
     verdict.info["target"] = spec.name
     data_ok, data_note, own = workload_data(bundle)
     verdict.info["data"] = data_note
-    result, prepared, notes, log_tail = run_bundle(bundle, spec, echo, own)
+    result, notes, log_tail, intervals = run_bundle(bundle, spec, echo, own)
     if notes:
         verdict.info["protocol_notes"] = notes
-    if result.status != "ok":
+    if result.status not in ("ok", "wrong_answer"):
         verdict.reason = f"the artifact did not run: {result.status}: {result.error.splitlines()[0] if result.error else ''}"
         if log_tail:
             verdict.info["log_tail"] = log_tail
         echo(f"not functional: {verdict.reason}")
         return
-    measured, mismatch = measured_metrics(bundle, result, prepared, spec)
+    mismatch = result.error if result.status == "wrong_answer" else None
+    if mismatch is None and "accuracy_top1" in bundle.submission["metrics"] and "accuracy_top1" not in result.metrics:
+        mismatch = "no accuracy could be computed on the bundled inputs"
     if mismatch:
         verdict.reason = f"the outputs are not the declared ones: {mismatch}"
         echo(f"not functional: {verdict.reason}")
@@ -313,11 +230,7 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
     verdict.status = "functional"
     echo("functional (ran in child processes; outputs match the " + ("workload's" if own is not None else "bundled")
          + " reference)")
-    from request_dse.intervals import metric_intervals
-
-    batch = int(bundle.submission["target"]["batch_size"])
-    intervals = metric_intervals([x.samples_ns for x in result.sessions], measured, batch)
-    checks, other = compare(bundle.submission, measured, tolerance, two_sided, intervals)
+    checks, other = compare(bundle.submission, result.metrics, tolerance, two_sided, intervals)
     if data_ok is False:
         checks.append(Check("data", 1.0, 0.0, 1.0, 1.0, False, data_note))
     verdict.checks, verdict.not_compared = checks, other

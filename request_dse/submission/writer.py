@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from request_dse import __version__, sysinfo
-from request_dse.intervals import Interval
+from request_dse.evaluate import Interval
+from request_dse.files import sha256_file
 from request_dse.metrics import METRICS
-from request_dse.submission import schema
 from request_dse.submission.bundle import SUBMISSION, SYSTEM, verify_folder
-from request_dse.submission.checksums import CHECKSUMS, sha256_file, write_checksums
-from request_dse.workloads._base import PreparedModel
+from request_dse.submission.checksums import CHECKSUMS, write_checksums
+from request_dse.submission.schema import SCHEMA_VERSION, check_document, check_system
+from request_dse.workloads import PreparedModel
 
 FILES = {"artifact": "artifact", "samples": "measurements/samples.npz", "accuracy_log": "measurements/accuracy.json",
          "inputs": "data/inputs.npz", "reference": "data/reference.npy", "readme": "README.md",
@@ -127,7 +128,7 @@ def submission_doc(entry: Entry, files: Mapping[str, str], data_sha256: str, eva
     study = dict(entry.study) if entry.study else None
     doc: dict[str, Any] = {
         "schema": "request-dse/submission",
-        "schema_version": schema.SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "id": entry.id,
         "kind": entry.kind,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -222,9 +223,9 @@ def write_bundle(entry: Entry, out_dir: Path, system_doc: Mapping[str, Any]) -> 
         with np.load(tmp / files["inputs"]) as data:
             eval_samples = int(len(data["x_eval"])) if "x_eval" in data.files else 0
         doc = submission_doc(entry, files, sha256_file(tmp / files["inputs"]), eval_samples)
-        schema.check(doc, out_dir)
+        check_document(doc, out_dir)
         system = dict(system_doc)
-        schema.check_system(system, out_dir)
+        check_system(system, out_dir)
         (tmp / SUBMISSION).write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
         (tmp / SYSTEM).write_text(json.dumps(system, indent=1) + "\n")
         (tmp / files["readme"]).write_text(readme(doc))

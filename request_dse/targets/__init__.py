@@ -1,33 +1,17 @@
-"""Targets by kind. Each is imported only when used; their descriptions live in ``targets/``."""
+"""Targets: where candidates are measured, and what that hardware is.
+
+The contract is :class:`Target` (``_base.py``); each kind is one module of this package (or a
+plug-in, see :mod:`request_dse.plugins`); each target is a file ``targets/<name>.yaml``
+(:func:`load_target`).
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from request_dse.targets._base import MeasureResult, SessionCall, SessionRequest, SessionResult, Target
+from request_dse.targets.registry import kinds, make_target, option_specs
+from request_dse.targets.spec import PowerModel, TargetSpec, load_target
+from request_dse.targets.tracker import Endpoint, parse_endpoint, probe, servers_for, tracker_problem, tracker_summary
 
-from request_dse.config import TargetSpec
-from request_dse.targets._base import Target
-
-__all__ = ["KINDS", "Target", "make_target", "option_specs"]
-
-#: kind -> "module:Class"
-KINDS: dict[str, str] = {
-    "local_cpu": "request_dse.targets.local_cpu:LocalCpuTarget",
-    "replay": "request_dse.targets.replay:ReplayTarget",
-    "rpc": "request_dse.targets.rpc:RpcTarget",
-    "cuda": "request_dse.targets.cuda:CudaTarget",
-}
-
-
-def _class(kind: str) -> type[Target]:
-    module, cls = KINDS[kind].split(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-def option_specs() -> dict[str, Any]:
-    """kind -> the spec of its ``options:`` mapping (None: no options)."""
-    return {kind: _class(kind).options for kind in KINDS}
-
-
-def make_target(spec: TargetSpec) -> Target:
-    return _class(spec.kind)(spec)
+__all__ = ["Endpoint", "MeasureResult", "PowerModel", "SessionCall", "SessionRequest", "SessionResult", "Target",
+           "TargetSpec", "kinds", "load_target", "make_target", "option_specs", "parse_endpoint", "probe",
+           "servers_for", "tracker_problem", "tracker_summary"]

@@ -2,44 +2,90 @@
 
 A target class has a ``kind`` (what ``kind:`` in ``targets/<name>.yaml`` selects) and an
 ``options`` spec for its kind-specific fields. An instance wraps one validated
-:class:`~request_dse.config.TargetSpec` and:
+:class:`~request_dse.targets.TargetSpec` and says:
 
+* :attr:`Target.capabilities` -- what it offers backends: ``local`` (a device of this host),
+  ``remote`` (a device reached over the network), ``cpu``, ``gpu``, ``replay`` (recorded
+  results, nothing runs). Backends ask for capabilities, never for kinds.
 * :meth:`Target.unavailable` -- why it cannot be used from here (no device, no server), or
   None. Cheap, never raises.
 * :meth:`Target.cpu_features` -- the ISA features code built for it may use (flag values
   that need others are left out of the space).
 * :meth:`Target.build_info` -- what a backend needs to compile for it (plain values).
-* :meth:`Target.measure` -- runs the measurement sessions of one built candidate through the
-  given process runner and returns a :class:`~request_dse.records.MeasureResult`. Sessions of
-  one target never overlap; the executor guarantees it (``resource`` names the lock).
-* :meth:`Target.measure_cores` -- host cores a measurement occupies (builds sharing them are
-  paused); empty for a remote device.
+* :meth:`Target.sessions` -- the measurement sessions of one built candidate, as
+  :class:`SessionCall` s: the function a worker process runs, its argument, the host cores it
+  is pinned to and its environment. The executor's runtime runs them, one target at a time,
+  and turns how each worker ended into a :class:`MeasureResult`.
+* :meth:`Target.measure_cores` / :meth:`Target.build_cores` -- host cores a measurement
+  occupies (builds sharing them are paused) and the cores builds may use.
 * :meth:`Target.system` -- the MLPerf-style system description recorded with every result.
-* :meth:`Target.replay` -- only where ``replays`` is true (the ``replay`` kind): the recorded
-  outcome of a candidate, which then is neither built nor measured.
+
+Records: :class:`SessionRequest` -> a session worker -> :class:`SessionResult`; the sessions of
+one candidate make a :class:`MeasureResult`. Failures are values (``status``, ``error``).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from request_dse.config import TargetSpec
-from request_dse.config._schema import Spec
+import numpy as np
 
-if TYPE_CHECKING:
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest, TrialResult
-    from request_dse.space import Candidate
+from request_dse.fields import Spec
+from request_dse.protocol import MeasureConfig
+from request_dse.targets.spec import TargetSpec
+from request_dse.workloads import PreparedModel
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """One measurement session: load the artifact, (score), time it under the protocol."""
+
+    backend: str
+    artifact_dir: Path
+    prepared: PreparedModel
+    batch_size: int
+    threads: int
+    protocol: MeasureConfig
+    score: bool                       # also run the check inputs and the held-out split
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    samples_ns: np.ndarray            # int64, one per timed run (one batch each)
+    load_time_s: float
+    memory_peak_mb: float
+    wall_s: float
+    check_outputs: np.ndarray | None = None
+    top5: np.ndarray | None = None    # (N, 5) class indices on the held-out split, best first
+    energy_j: float | None = None     # per batch, where a counter was read
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    status: str
+    sessions: tuple[SessionResult, ...] = ()
+    error: str = ""
+    wall_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class SessionCall:
+    """One session as a worker process runs it: ``fn(arg)`` returns a :class:`SessionResult`."""
+
+    fn: Callable[[Any], SessionResult]
+    arg: Any
+    cores: tuple[int, ...] = ()       # host cores the worker is pinned to (none: unpinned)
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 class Target(abc.ABC):
     kind: ClassVar[str]
     options: ClassVar[Spec | None] = None
-    #: True for a target that answers candidates from recorded results instead of measuring them.
-    replays: ClassVar[bool] = False
 
     def __init__(self, spec: TargetSpec) -> None:
         self.spec = spec
@@ -47,6 +93,16 @@ class Target(abc.ABC):
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> frozenset[str]:
+        """What this target offers backends (``local``, ``remote``, ``cpu``, ``gpu``, ``replay``)."""
+
+    @property
+    def replays(self) -> bool:
+        """True for a target that answers candidates from recorded results instead of measuring them."""
+        return "replay" in self.capabilities
 
     @property
     def resource(self) -> str:
@@ -60,7 +116,7 @@ class Target(abc.ABC):
         return frozenset()
 
     def build_info(self) -> Mapping[str, Any]:
-        return {"kind": self.kind, "name": self.name}
+        return {"kind": self.kind, "name": self.name, "capabilities": sorted(self.capabilities)}
 
     def measure_cores(self, threads: int) -> tuple[int, ...]:
         return ()
@@ -71,10 +127,7 @@ class Target(abc.ABC):
     def system(self) -> Mapping[str, Any]:
         return dict(self.spec.system)
 
-    def replay(self, candidate: Candidate) -> TrialResult:
-        """The recorded outcome of ``candidate`` (targets with ``replays`` only)."""
-        raise NotImplementedError(f"target kind {self.kind!r} measures; it does not replay")
-
     @abc.abstractmethod
-    def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
-        """Run ``request.protocol.repeats`` sessions of the built candidate; workers log to ``log_path``."""
+    def sessions(self, request: SessionRequest) -> list[SessionCall]:
+        """The ``request.protocol.repeats`` sessions of one built candidate (the first one scores
+        when ``request.score``)."""

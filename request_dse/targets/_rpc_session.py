@@ -19,19 +19,41 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Session, read_meta
-from request_dse.measure import _infer
-
-if TYPE_CHECKING:
-    from request_dse.records import SessionResult
-    from request_dse.targets.rpc import Connection, RemoteSessionRequest
+from request_dse.backends import Session, read_meta
+from request_dse.targets._base import SessionRequest, SessionResult
+from request_dse.targets.session import infer
+from request_dse.targets.tracker import Endpoint, tracker_problem
 
 #: Upper bound of repeats asked of one time_evaluator call (each call returns all its samples).
 CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How a measurement worker reaches the device (plain values: crosses process boundaries)."""
+
+    tracker: Endpoint | None
+    server: Endpoint | None
+    key: str
+    device: str
+    session_timeout_s: float
+
+    def describe(self) -> str:
+        if self.tracker is not None:
+            return f"key {self.key!r} at the RPC tracker {self.tracker}"
+        return f"the RPC server {self.server}"
+
+
+@dataclass(frozen=True)
+class RemoteSessionRequest:
+    session: SessionRequest
+    connection: Connection
+    session_index: int
 
 
 class RemoteStepError(RuntimeError):
@@ -59,8 +81,6 @@ class RemoteVmSession(Session):
 
 def connect(conn: Connection, timeout_s: float) -> Any:
     from tvm import rpc
-
-    from request_dse.targets._tracker import tracker_problem
 
     if conn.tracker is not None:
         problem = tracker_problem(conn.tracker, conn.key)
@@ -130,8 +150,6 @@ def _step(name: str, conn: Connection, fn: Any, *args: Any) -> Any:
 
 def remote_session(request: RemoteSessionRequest) -> SessionResult:
     """Steps 1-5 for one session; returns its samples (and outputs when scoring)."""
-    from request_dse.records import SessionResult
-
     conn, session_request = request.connection, request.session
     started = time.perf_counter()
     remote = _step("connect", conn, connect, conn, session_request.protocol.timeout_s)
@@ -142,8 +160,8 @@ def remote_session(request: RemoteSessionRequest) -> SessionResult:
         x_eval, x_check = data["x_eval"], data["x_check"]
     check_outputs = top5 = None
     if session_request.score:
-        check_outputs = _step("score", conn, _infer, session, x_check, session_request.batch_size)
-        logits = _step("score", conn, _infer, session, x_eval, session_request.batch_size)
+        check_outputs = _step("score", conn, infer, session, x_check, session_request.batch_size)
+        logits = _step("score", conn, infer, session, x_eval, session_request.batch_size)
         k = min(5, logits.shape[1]) if logits.ndim == 2 else 1
         top5 = np.argsort(-logits.reshape(len(logits), -1), axis=1, kind="stable")[:, :k]
     batch = np.resize(x_eval[:session_request.batch_size], (session_request.batch_size, *x_eval.shape[1:]))

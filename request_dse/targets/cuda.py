@@ -14,24 +14,20 @@ capability, e.g. ``sm_90``; or a fixed one, which lets this host build without t
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from request_dse import gpu
-from request_dse.config._schema import Field, Int, Record, Str
+from request_dse import sysinfo
+from request_dse.fields import Field, Int, Record, Str
+from request_dse.sysinfo import gpu
 from request_dse.targets.local_cpu import LocalCpuTarget
-
-if TYPE_CHECKING:
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest
 
 
 class CudaTarget(LocalCpuTarget):
     """Options: ``device`` (GPU index), ``arch`` (``auto`` or ``sm_XY``)."""
 
     kind = "cuda"
+    device = "cuda"
     options = Record({"device": Field(Int(low=0), 0),
                       "arch": Field(Str(pattern=r"auto|sm_\d{2,3}[a-z]?", hint="'auto' or a CUDA arch such as sm_80"),
                                     "auto")})
@@ -40,12 +36,14 @@ class CudaTarget(LocalCpuTarget):
     def index(self) -> int:
         return int(self.spec.options.get("device", 0))
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"local", "gpu"})
+
     def unavailable(self) -> str | None:
         return gpu.unavailable(self.index)
 
     def cpu_features(self) -> frozenset[str]:
-        from request_dse import sysinfo
-
         return sysinfo.cpu_features()  # the host side of the program runs on this CPU
 
     def arch(self) -> str | None:
@@ -74,9 +72,6 @@ class CudaTarget(LocalCpuTarget):
                     "accelerator_host_interconnect": "PCIe",
                     "system_type": "datacenter"}
         return {**super().system(), **detected, **self.spec.system}
-
-    def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
-        return super().measure(dataclasses.replace(request, device="cuda"), runner, log_path)
 
     def worker_env(self, threads: int) -> dict[str, str]:
         return {"CUDA_VISIBLE_DEVICES": str(self.index)}

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from request_dse import sysinfo
-from request_dse.config._schema import AnyOf, Choice, Field, ListOf, Record, Str
-from request_dse.targets._base import Target
-
-if TYPE_CHECKING:
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest
-
-#: How a worker's end maps onto a measurement status.
-STATUS = {"error": "run_error", "timeout": "run_timeout", "crashed": "crashed",
-          "out_of_memory": "out_of_memory", "interrupted": "interrupted"}
+from request_dse.fields import AnyOf, Choice, Field, ListOf, Record, Str
+from request_dse.targets._base import SessionCall, SessionRequest, Target
+from request_dse.targets.session import run_session
 
 
 class LocalCpuTarget(Target):
@@ -25,9 +17,14 @@ class LocalCpuTarget(Target):
     runs on an older CPU of a fleet, whatever the building host has)."""
 
     kind = "local_cpu"
+    device = "cpu"
     options = Record({"isa": Field(AnyOf(((lambda v: v == "host", Choice(("host",))),
                                           (lambda v: isinstance(v, list), ListOf(Str(), unique=True))),
                                          hint="'host' or a list of CPU feature names"), "host")})
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"local", "cpu"})
 
     def cores(self) -> tuple[int, ...]:
         return sysinfo.usable_cores()
@@ -49,8 +46,7 @@ class LocalCpuTarget(Target):
         return host if isa == "host" else host & frozenset(isa)
 
     def build_info(self) -> Mapping[str, Any]:
-        return {"kind": self.kind, "name": self.name, "cpu": sysinfo.cpu_model(),
-                "features": sorted(self.cpu_features())}
+        return {**super().build_info(), "cpu": sysinfo.cpu_model(), "features": sorted(self.cpu_features())}
 
     def system(self) -> Mapping[str, Any]:
         mhz = sysinfo.cpu_mhz()
@@ -74,23 +70,11 @@ class LocalCpuTarget(Target):
         """Extra environment variables of a measurement worker (a subclass names its device)."""
         return {}
 
-    def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
-        from request_dse.measure import run_session
-        from request_dse.records import MeasureResult
-
+    def sessions(self, request: SessionRequest) -> list[SessionCall]:
         threads = str(request.threads)
         env = {"OMP_NUM_THREADS": threads, "TVM_NUM_THREADS": threads, "TVM_BIND_THREADS": "0",
                "MKL_NUM_THREADS": threads, **self.worker_env(request.threads)}
-        sessions = []
-        wall = 0.0
-        for i in range(request.protocol.repeats):
-            session_request = dataclasses.replace(request, score=request.score and i == 0)
-            outcome = runner.run(run_session, session_request, timeout_s=request.protocol.timeout_s,
-                                 memory_limit_mb=request.protocol.memory_limit_mb,
-                                 cores=self.measure_cores(request.threads), env=env, label="measure",
-                                 log_path=log_path)
-            wall += outcome.wall_s
-            if outcome.status != "ok":
-                return MeasureResult(STATUS[outcome.status], tuple(sessions), outcome.describe(), wall)
-            sessions.append(outcome.value)
-        return MeasureResult("ok", tuple(sessions), "", wall)
+        cores = self.measure_cores(request.threads)
+        return [SessionCall(run_session, dataclasses.replace(request, score=request.score and i == 0,
+                                                             device=self.device), cores, env)
+                for i in range(request.protocol.repeats)]

@@ -2,7 +2,8 @@
 
 Like a tabular benchmark for hyper-parameter optimization: a study on a replay target runs
 the normal search (sampler, constraints, duplicates, budget) but each candidate is answered
-at once from a JSON Lines table (:mod:`request_dse.replay`) -- nothing is built or measured,
+at once from a JSON Lines table (:mod:`request_dse.results.tables`, looked up by
+:mod:`request_dse.evaluate.replay`) -- nothing is built or measured,
 and the same candidate always gets the same answer. Search strategies can so be compared on
 real data in seconds.
 
@@ -17,17 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from request_dse import sysinfo
-from request_dse.config._schema import Field, Record, Str
-from request_dse.targets._base import Target
-
-if TYPE_CHECKING:
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest, TrialResult
-    from request_dse.replay import Table
-    from request_dse.space import Candidate
+from request_dse.fields import Field, Record, Str
+from request_dse.targets._base import SessionCall, SessionRequest, Target
 
 
 class ReplayTarget(Target):
@@ -35,7 +30,10 @@ class ReplayTarget(Target):
 
     kind = "replay"
     options = Record({"table": Field(Str(hint="the path of a JSON Lines table"))})
-    replays = True
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"replay"})
 
     @property
     def table_path(self) -> Path:
@@ -45,11 +43,6 @@ class ReplayTarget(Target):
     @property
     def resource(self) -> str:
         return f"replay:{self.spec.name}:{id(self)}"  # lookups never need to wait for each other
-
-    def table(self) -> Table:
-        from request_dse.replay import read_table
-
-        return read_table(self.table_path)
 
     def unavailable(self) -> str | None:
         if not self.table_path.is_file():
@@ -61,27 +54,11 @@ class ReplayTarget(Target):
         return sysinfo.cpu_features()
 
     def build_info(self) -> Mapping[str, Any]:
-        return {"kind": self.kind, "name": self.name, "table": str(self.table_path)}
+        return {**super().build_info(), "table": str(self.table_path)}
 
     def system(self) -> Mapping[str, Any]:
         return {"system_name": f"{self.name} (replay of {self.table_path.name})", "system_type": "replay",
                 **self.spec.system}
 
-    def replay(self, candidate: Candidate) -> TrialResult:
-        """The recorded outcome of ``candidate`` (``infeasible`` when the table lacks it)."""
-        from request_dse.records import TrialResult
-
-        table = self.table()
-        row = table.get(candidate)
-        if row is None:
-            return TrialResult(candidate, "infeasible", error=f"not in the replay table {table.path.name} "
-                                                             f"({len(table)} recorded candidates)",
-                               info={"replayed_from": str(table.path)})
-        info = {"replayed_from": str(table.path), **{f"recorded_{k}": v for k, v in row.source.items()}}
-        return TrialResult(candidate, row.status, dict(row.metrics), row.error, info=info,
-                           timings={"build": 0.0, "measure": 0.0})
-
-    def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
-        from request_dse.records import MeasureResult
-
-        return MeasureResult("run_error", error="a replay target answers from its table; it measures nothing")
+    def sessions(self, request: SessionRequest) -> list[SessionCall]:
+        raise RuntimeError("a replay target answers from its table (request_dse.evaluate.replay); it measures nothing")

@@ -24,23 +24,15 @@ Options (``options:`` in ``targets/<name>.yaml``):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from request_dse.config._schema import Choice, Ctx, Custom, Field, Float, ListOf, MapOf, Record, Str
-from request_dse.targets._base import Target
-from request_dse.targets._tracker import Endpoint, parse_endpoint, probe, tracker_problem
-
-if TYPE_CHECKING:
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.records import MeasureResult, SessionRequest
-
-#: How a worker's end maps onto a measurement status.
-STATUS = {"error": "run_error", "timeout": "run_timeout", "crashed": "crashed",
-          "out_of_memory": "out_of_memory", "interrupted": "interrupted"}
+from request_dse.fields import Choice, Ctx, Custom, Field, Float, ListOf, MapOf, Record, Str
+from request_dse.targets._base import SessionCall, SessionRequest, Target
+from request_dse.targets._rpc_session import Connection, RemoteSessionRequest, remote_session
+from request_dse.targets.tracker import Endpoint, parse_endpoint, probe, tracker_problem
 
 
 def _endpoint(value: Any, ctx: Ctx) -> str:
@@ -76,34 +68,15 @@ def _check_options(value: Any, ctx: Ctx) -> dict[str, Any]:
     return options
 
 
-@dataclass(frozen=True)
-class Connection:
-    """How a measurement worker reaches the device (plain values: crosses process boundaries)."""
-
-    tracker: Endpoint | None
-    server: Endpoint | None
-    key: str
-    device: str
-    session_timeout_s: float
-
-    def describe(self) -> str:
-        if self.tracker is not None:
-            return f"key {self.key!r} at the RPC tracker {self.tracker}"
-        return f"the RPC server {self.server}"
-
-
-@dataclass(frozen=True)
-class RemoteSessionRequest:
-    session: SessionRequest
-    connection: Connection
-    session_index: int
-
-
 class RpcTarget(Target):
     """A remote device behind a TVM RPC tracker or server; TVM artifacts only."""
 
     kind = "rpc"
     options = Custom(_check_options, "the RPC target's options (tracker/server, key, device, ...)")
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"remote", "gpu" if self.spec.options.get("device") == "cuda" else "cpu"})
 
     @property
     def connection(self) -> Connection:
@@ -133,7 +106,7 @@ class RpcTarget(Target):
         o = self.spec.options
         default = {"kind": "cuda" if o.get("device") == "cuda" else "llvm"}
         tvm_target = dict(o["tvm_target"]) if o.get("tvm_target") else default
-        return {"kind": self.kind, "name": self.name, "tvm_target": tvm_target,
+        return {**super().build_info(), "tvm_target": tvm_target,
                 "cross_compiler": o.get("cross_compiler"), "device": o.get("device", "cpu"),
                 "features": sorted(self.cpu_features())}
 
@@ -143,21 +116,9 @@ class RpcTarget(Target):
                     "number_of_nodes": 1, "accelerators_per_node": 1 if conn.device != "cpu" else 0}
         return {**detected, **self.spec.system}
 
-    def measure(self, request: SessionRequest, runner: ProcessRunner, log_path: Path | None = None) -> MeasureResult:
-        import dataclasses
-
-        from request_dse.records import MeasureResult
-        from request_dse.targets._rpc_session import remote_session
-
-        sessions = []
-        wall = 0.0
-        for i in range(request.protocol.repeats):
-            session = dataclasses.replace(request, score=request.score and i == 0, device=self.connection.device)
-            outcome = runner.run(remote_session, RemoteSessionRequest(session, self.connection, i),
-                                 timeout_s=request.protocol.timeout_s, memory_limit_mb=request.protocol.memory_limit_mb,
-                                 label="measure", log_path=log_path)
-            wall += outcome.wall_s
-            if outcome.status != "ok":
-                return MeasureResult(STATUS[outcome.status], tuple(sessions), outcome.describe(), wall)
-            sessions.append(outcome.value)
-        return MeasureResult("ok", tuple(sessions), "", wall)
+    def sessions(self, request: SessionRequest) -> list[SessionCall]:
+        connection = self.connection
+        return [SessionCall(remote_session, RemoteSessionRequest(
+                    dataclasses.replace(request, score=request.score and i == 0, device=connection.device),
+                    connection, i))
+                for i in range(request.protocol.repeats)]

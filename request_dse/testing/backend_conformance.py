@@ -29,16 +29,47 @@ import numpy as np
 import pytest
 import yaml
 
-from request_dse.config import MeasureConfig
+from request_dse.backends import backends, build_candidate, bundled_catalog, get_backend, load_catalog
+from request_dse.evaluate import check_outputs, make_job
+from request_dse.execute import LocalRuntime, ProcessRunner, make_executor, run_measurement
+from request_dse.protocol import MeasureConfig
+from request_dse.study import REPO_ROOT, BuildConfig, find_data_file, load_plan
+from request_dse.targets import load_target, make_target, option_specs
+from request_dse.targets.session import run_session
 
 PROTOCOL = MeasureConfig(warmup_runs=2, min_runs=12, min_time_s=0.0, max_time_s=2.0, repeats=2, timeout_s=120)
+
+
+def conformance_backends(precision: str = "fp32") -> list[str]:
+    """The built-in backends (the modules of :mod:`request_dse.backends`) whose catalog admits
+    ``precision``: what the suite runs, derived from the registry."""
+    out = []
+    for name, cls in backends().items():
+        if not cls.__module__.startswith("request_dse.backends."):
+            continue
+        path = find_data_file("backends", name) or bundled_catalog(name)
+        if path is None:
+            continue
+        catalog = load_catalog(path, cls.apply_kinds, expected_backend=name)
+        values = {"framework": name, "model.precision": precision}
+        if all(rule.expression.evaluate(values) for rule in catalog.requires):
+            out.append(name)
+    return out
+
+
+def conformance_targets() -> list[str]:
+    """The repository's targets that are local devices available on this machine."""
+    out = []
+    for path in sorted((REPO_ROOT / "targets").glob("*.yaml")):
+        target = make_target(load_target(path, option_specs(), expected_name=path.stem))
+        if "local" in target.capabilities and target.unavailable() is None:
+            out.append(target.name)
+    return out
 
 
 def plan_for(tmp_path: Path, backend: str, target: str, precisions: tuple[str, ...] = ("fp32",),
              extra_target: dict[str, Any] | None = None, flags: dict[str, Any] | None = None,
              families: tuple[str, ...] = ("mobilenet", "resnet")) -> Any:
-    from request_dse.plan import load_plan
-
     study = {
         "name": f"conformance-{backend}", "workload": "digits", "target": target,
         "frameworks": {backend: dict(flags or {})},
@@ -60,17 +91,13 @@ def candidates(plan: Any) -> list[Any]:
 
 def build_inline(plan: Any, candidate: Any, tmp_path: Path) -> Any:
     """Build one candidate in this process (the backend code is the same as in a worker)."""
-    from request_dse.execute.steps import build_step
-    from request_dse.plan import make_job
-
     job = make_job(plan, 0, candidate)
     job = dataclasses.replace(job, build=dataclasses.replace(job.build, out_dir=tmp_path / candidate.hash))
-    return job, build_step(job.build)
+    return job, build_candidate(job.build)
 
 
 class BackendConformance:
     """Checks shared by every backend x target pair. Provide ``backend`` and ``target`` fixtures."""
-
     precisions: tuple[str, ...] = ("fp32",)
 
     @pytest.fixture
@@ -86,9 +113,6 @@ class BackendConformance:
             assert (build.artifact_dir / name).is_file()
 
     def test_outputs_match_the_reference(self, plan: Any, tmp_path: Path) -> None:
-        from request_dse.measure import run_session
-        from request_dse.trial import check_outputs
-
         for candidate in candidates(plan):
             job, build = build_inline(plan, candidate, tmp_path)
             assert build.status == "ok", build.error
@@ -105,9 +129,6 @@ class BackendConformance:
             assert session.samples_ns.dtype == np.int64 and np.all(session.samples_ns > 0)
 
     def test_full_trial_in_worker_processes(self, plan: Any) -> None:
-        from request_dse.execute import make_executor
-        from request_dse.plan import make_job
-
         executor = make_executor(plan, "local")
         try:
             candidate = candidates(plan)[-1]
@@ -130,19 +151,12 @@ class BackendConformance:
         assert result.samples_path is not None and result.samples_path.exists()
 
     def test_missing_artifact_fails_to_load(self, plan: Any, tmp_path: Path) -> None:
-        from request_dse.backends import get_backend
-
         backend = get_backend(candidates(plan)[0]["framework"])
         (tmp_path / "empty").mkdir()
         with pytest.raises(Exception):  # noqa: B017 - any error: the worker turns it into run_error
             backend.load(tmp_path / "empty", 1)
 
     def test_failed_build_is_a_build_error(self, plan: Any, tmp_path: Path) -> None:
-        from request_dse.config import BuildConfig
-        from request_dse.execute._process import ProcessRunner
-        from request_dse.execute.local import LocalRuntime
-        from request_dse.plan import make_job
-
         job = make_job(plan, 0, candidates(plan)[0])
         (tmp_path / "occupied").write_text("a file where the artifact folder should go")
         request = dataclasses.replace(job.build, out_dir=tmp_path / "occupied" / "artifact")
@@ -152,8 +166,6 @@ class BackendConformance:
         assert "occupied" in result.error and result.artifact_dir is None
 
     def test_damaged_artifact_is_a_run_error(self, plan: Any, tmp_path: Path) -> None:
-        from request_dse.execute._process import ProcessRunner
-
         job, build = build_inline(plan, candidates(plan)[0], tmp_path)
         assert build.status == "ok", build.error
         meta = json.loads((build.artifact_dir / "meta.json").read_text())
@@ -162,15 +174,13 @@ class BackendConformance:
         request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
                                       protocol=PROTOCOL)
         target = plan.target
-        measured = target.measure(request, ProcessRunner(plan.preload()), tmp_path / "measure.log")
+        measured = run_measurement(ProcessRunner(plan.preload()), target, request, tmp_path / "measure.log")
         assert measured.status == "run_error", measured
         assert measured.error and not measured.sessions
 
     def test_measurement_worker_killed_by_a_signal_is_crashed(self, plan: Any, tmp_path: Path) -> None:
         """A worker that dies mid-measurement (here: SIGILL, as code for a CPU feature the host
         lacks would) ends ``crashed`` with the signal named."""
-        from request_dse.execute._process import ProcessRunner
-
         job, build = build_inline(plan, candidates(plan)[0], tmp_path)
         assert build.status == "ok", build.error
         request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
@@ -178,7 +188,7 @@ class BackendConformance:
                                                                    max_runs=10**9))
         runner = ProcessRunner(plan.preload())
         outcome: list[Any] = []
-        thread = threading.Thread(target=lambda: outcome.append(plan.target.measure(request, runner)))
+        thread = threading.Thread(target=lambda: outcome.append(run_measurement(runner, plan.target, request, None)))
         thread.start()
         deadline = time.monotonic() + 120
         while not runner.running().get("measure") and time.monotonic() < deadline:

@@ -1,7 +1,8 @@
 """The ``faults`` backend: ONNX Runtime with a fault injected where the study asks.
 
 Select it in a study like any backend (``frameworks: {faults: {fault: [segfault, hang]}}``)
-to see how request-dse survives native code that misbehaves. Flags (``backends/faults.yaml``):
+to see how request-dse survives native code that misbehaves. It is a plug-in: name this module in
+``$REQUEST_DSE_PLUGINS`` (the test suite does). Flags (``faults.yaml`` beside this file):
 
 ``fault``  none, segfault, abort, hang, oom (grows memory until stopped), raise (a Python
            exception), exit (the worker exits), wrong_output (outputs off by one),
@@ -16,6 +17,7 @@ wrong_output -> ``wrong_answer``, noisy, slow and none -> ``ok``.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import os
 import random
@@ -26,11 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, Session
+from request_dse.backends import Backend, BuildRequest, Session, load_catalog
 from request_dse.backends.onnxruntime import OnnxRuntimeBackend, OrtSession
-from request_dse.config import TargetSpec
-from request_dse.records import BuildRequest
-from request_dse.workloads._base import PreparedModel
+from request_dse.study import REPO_ROOT
+from request_dse.workloads import PreparedModel
 
 FAULT_FILE = "fault.json"
 SLOW_S = 5.0
@@ -95,8 +96,8 @@ class FaultBackend(Backend):
     preload = ("onnxruntime",)
     description = "ONNX Runtime with injected faults (for testing request-dse itself)"
 
-    def unavailable(self, target: TargetSpec) -> str | None:
-        return OnnxRuntimeBackend().unavailable(target)
+    def unavailable(self, capabilities: frozenset[str]) -> str | None:
+        return OnnxRuntimeBackend().unavailable(capabilities)
 
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
         fault, stage = request.flags["fault"], request.flags["stage"]
@@ -116,10 +117,5 @@ class FaultBackend(Backend):
 
 def _plain(request: BuildRequest) -> BuildRequest:
     """The same request for plain ONNX Runtime with its default flags."""
-    import dataclasses
-
-    from request_dse.config import load_catalog
-    from request_dse.config._paths import REPO_ROOT
-
     catalog = load_catalog(REPO_ROOT / "backends" / "onnxruntime.yaml", OnnxRuntimeBackend.apply_kinds)
     return dataclasses.replace(request, backend="onnxruntime", catalog=catalog, flags=catalog.defaults())

@@ -3,7 +3,8 @@
 Its build writes a few bytes; its session answers each batch from a table (the reference
 outputs for the check inputs, made-up logits for the held-out split), so a trial costs
 what the engine costs: sampler, storage, tracking, scoring, files. ``benchmarks/overhead.py``
-runs studies of it. Flags (``backends/noop.yaml``): ``quality`` 0-9 sets the accuracy
+runs studies of it. It is a plug-in: name this module in ``$REQUEST_DSE_PLUGINS``. Flags
+(``noop.yaml`` beside this file): ``quality`` 0-9 sets the accuracy
 (0.5 + 0.05 x quality of the held-out split answered right), ``a`` and ``b`` do nothing but
 widen the space.
 """
@@ -17,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, Session
-from request_dse.records import BuildRequest
-from request_dse.workloads._base import PreparedModel
+from request_dse.backends import Backend, BuildRequest, Session
+from request_dse.workloads import PreparedModel
 
 SPEC = "noop.json"
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from request_dse.targets._tracker import Endpoint, probe, servers_for, tracker_summary
+from request_dse.targets import Endpoint, probe, servers_for, tracker_summary
 
 
 def free_port(host: str = "127.0.0.1") -> int:

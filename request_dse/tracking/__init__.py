@@ -8,19 +8,16 @@ MLflow itself is imported only by the writer (:mod:`._sink`), never by ``import 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from request_dse.study import Plan
+from request_dse.tracking._settings import TrackingTarget, embedded_target, for_plan, project_root, resolve
+from request_dse.tracking._sink import MlflowSink, compare_url, find_parent, is_connection_error
+from request_dse.tracking.observer import TrackingObserver
+from request_dse.tracking.sync import STUDY_ID_ATTR, sync_study
 
-from request_dse.tracking._settings import TrackingTarget, for_plan, project_root, resolve
-
-if TYPE_CHECKING:
-    from request_dse.plan import Plan
-    from request_dse.tracking.observer import TrackingObserver
-
-__all__ = ["TrackingTarget", "for_plan", "project_root", "resolve", "tracking_observer"]
+__all__ = ["STUDY_ID_ATTR", "MlflowSink", "TrackingObserver", "TrackingTarget", "compare_url", "embedded_target", "find_parent",
+           "for_plan", "is_connection_error", "project_root", "resolve", "sync_study", "tracking_observer"]
 
 
 def tracking_observer(plan: Plan) -> TrackingObserver:
     """The search observer that tracks ``plan``'s study where its settings say."""
-    from request_dse.tracking.observer import TrackingObserver
-
     return TrackingObserver(plan, for_plan(plan))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from request_dse import pareto
+from request_dse.results import fronts
 
 TAG = "request_dse."
 STUDY_ID, STUDY, ROLE, TRIAL, HASH, OWNER = (TAG + k for k in ("study_id", "study", "role", "trial", "trial_hash",
@@ -63,8 +63,8 @@ def pareto_ranks(records: Sequence[Any], names: Sequence[str], directions: Seque
     ok = [r for r in records if r.status == "ok" and all(m in r.metrics for m in names)]
     if not ok:
         return {}
-    points = pareto.to_minimization(np.array([[r.metrics[m] for m in names] for r in ok]), directions)
-    return {r.number: int(k) for r, k in zip(ok, pareto.ranks(points))}
+    points = fronts.to_minimization(np.array([[r.metrics[m] for m in names] for r in ok]), directions)
+    return {r.number: int(k) for r, k in zip(ok, fronts.ranks(points))}
 
 
 def trial_payload(record: Any, study_id: str, study: str, owner: str, *, rank: int | None = None,

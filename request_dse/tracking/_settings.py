@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from request_dse.errors import UserError
+
 #: Where `request-dse ui` serves the embedded store unless told otherwise.
 DEFAULT_UI_PORT = 5000
 EXPERIMENT_PREFIX = "request-dse/"
@@ -38,7 +40,6 @@ def project_root(start: Path | None = None) -> Path:
 @dataclass(frozen=True)
 class TrackingTarget:
     """A resolved tracking destination."""
-
     uri: str
     experiment: str
     artifact_root: Path | None = None  # where a local database keeps its artifacts
@@ -67,8 +68,6 @@ def resolve(uri: str | None, experiment: str | None, workload: str, near: Path |
     if uri is None:
         return embedded_target(project_root(near), name)
     if uri.startswith("file:") or "://" not in uri:
-        from request_dse.errors import UserError
-
         raise UserError(f"tracking URI {uri!r}: use an http(s):// server or a database URI such as "
                         "sqlite:///path/mlflow.db (MLflow's file store is not supported)")
     if uri.startswith("sqlite:///"):  # artifacts beside the database, as for the embedded store

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from request_dse.tracking import _projection as P
+import request_dse.tracking._projection as P
 from request_dse.tracking._settings import TrackingTarget
 
 #: MLflow's limits per log_batch call.

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from request_dse import pareto
 from request_dse.errors import UserError
+from request_dse.results import fronts, study_front
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,6 @@ def _points(front: Sequence[Any], names: Sequence[str]) -> np.ndarray:
 
 def compare(plan_a: Any, records_a: Sequence[Any], plan_b: Any, records_b: Sequence[Any]) -> Comparison:
     """Compare two studies that optimize the same objectives."""
-    from request_dse.search import study_front
-
     names, directions = _objectives(plan_a)
     if _objectives(plan_b) != (names, directions):
         raise UserError(f"studies {plan_a.name!r} and {plan_b.name!r} optimize different objectives "
@@ -55,15 +53,15 @@ def compare(plan_a: Any, records_a: Sequence[Any], plan_b: Any, records_b: Seque
         reference = [float(ref_a[m]) for m in names]
     else:
         both = np.vstack([pa, pb]) if len(pa) + len(pb) else np.zeros((0, len(names)))
-        reference = pareto.reference_point(both, directions) if len(both) else [0.0] * len(names)
+        reference = fronts.reference_point(both, directions) if len(both) else [0.0] * len(names)
     return Comparison(names, directions, reference,
-                      Side(plan_a.name, front_a, pareto.hypervolume(pa, directions, reference),
+                      Side(plan_a.name, front_a, fronts.hypervolume(pa, directions, reference),
                            _dominated(front_a, pa, front_b, pb, directions)),
-                      Side(plan_b.name, front_b, pareto.hypervolume(pb, directions, reference),
+                      Side(plan_b.name, front_b, fronts.hypervolume(pb, directions, reference),
                            _dominated(front_b, pb, front_a, pa, directions)))
 
 
 def _dominated(front: Sequence[Any], points: np.ndarray, other: Sequence[Any], other_points: np.ndarray,
                directions: Sequence[str]) -> dict[int, list[int]]:
-    mine, theirs = pareto.to_minimization(points, directions), pareto.to_minimization(other_points, directions)
-    return {r.number: [o.number for o, q in zip(other, theirs) if pareto.dominates(q, p)] for r, p in zip(front, mine)}
+    mine, theirs = fronts.to_minimization(points, directions), fronts.to_minimization(other_points, directions)
+    return {r.number: [o.number for o, q in zip(other, theirs) if fronts.dominates(q, p)] for r, p in zip(front, mine)}

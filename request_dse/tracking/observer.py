@@ -14,15 +14,18 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from request_dse.storage import TrialRecord, owner_id, records
-from request_dse.tracking import _projection as P
+import request_dse.tracking._projection as P
+from request_dse.results import TrialRecord, study_front
+from request_dse.search import owner_id, records
 from request_dse.tracking._settings import TrackingTarget
+from request_dse.tracking._sink import MlflowSink, is_connection_error
 from request_dse.tracking.outbox import Outbox
+from request_dse.tracking.summary import study_summary
 from request_dse.tracking.sync import drain, outbox_for, repair, study_id
 
 if TYPE_CHECKING:
-    from request_dse.plan import Plan
-    from request_dse.search import Search
+    from request_dse.search import SearchView
+    from request_dse.study import Plan
 
 #: How long the end of a study waits for the outbox to be sent.
 FLUSH_TIMEOUT_S = 60.0
@@ -52,7 +55,7 @@ class TrackingObserver:
         self._warned = False
 
     # -- the search's thread --------------------------------------------------------------------
-    def on_start(self, search: Search) -> None:
+    def on_start(self, search: SearchView) -> None:
         t0 = time.perf_counter()
         self.study_id = study_id(search.study)
         self.owner = owner_id()
@@ -67,7 +70,7 @@ class TrackingObserver:
         self._wake.set()  # open the parent run and repair stale runs now, not at the first trial
         self.callback_s += time.perf_counter() - t0
 
-    def on_tick(self, search: Search) -> None:
+    def on_tick(self, search: SearchView) -> None:
         running = [(n, c) for n, c in search.running() if n not in self.started]
         if not running:
             return
@@ -82,13 +85,12 @@ class TrackingObserver:
         self._wake.set()
         self.callback_s += time.perf_counter() - t0
 
-    def on_trial(self, search: Search, record: TrialRecord) -> None:
+    def on_trial(self, search: SearchView, record: TrialRecord) -> None:
         t0 = time.perf_counter()
         self.records[record.number] = record
         names = self.plan.study.metric_names
         directions = [o.direction for o in self.plan.study.objectives]
         ranks = P.pareto_ranks(list(self.records.values()), names, directions)
-        from request_dse.search import study_front
 
         front, _, hv = study_front(self.plan, list(self.records.values()))
         self.outbox.put(P.trial_payload(record, self.study_id, self.plan.name, self.owner, rank=ranks.get(record.number)),
@@ -97,12 +99,11 @@ class TrackingObserver:
         self._wake.set()
         self.callback_s += time.perf_counter() - t0
 
-    def on_end(self, search: Search) -> None:
+    def on_end(self, search: SearchView) -> None:
         names = self.plan.study.metric_names
         directions = [o.direction for o in self.plan.study.objectives]
         finished = list(self.records.values())
         self.outbox.put(P.pareto_update(finished, P.pareto_ranks(finished, names, directions)))
-        from request_dse.tracking.summary import study_summary
 
         artifacts, metrics = study_summary(self.plan, finished, self.plan.work_dir / "tracking")
         status = "KILLED" if search.stop_reason == "interrupted" else "FINISHED"
@@ -119,8 +120,6 @@ class TrackingObserver:
 
     # -- the writer thread ----------------------------------------------------------------------
     def _connect(self) -> bool:
-        from request_dse.tracking._sink import MlflowSink, is_connection_error
-
         try:
             if self._sink is None:
                 self._sink = MlflowSink(self.target, self.study_id)

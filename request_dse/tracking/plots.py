@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from request_dse.results import candidate_label
+
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>
@@ -68,8 +70,6 @@ for (const p of data.points) {{
 
 
 def _points(records: Sequence[Any], front: Sequence[Any], names: Sequence[str]) -> list[dict[str, Any]]:
-    from request_dse.report import candidate_label
-
     on_front = {r.number for r in front}
     x, y = names[0], names[1] if len(names) > 1 else names[0]
     out = []

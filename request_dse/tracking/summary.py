@@ -6,16 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from request_dse.tracking import plots
+from request_dse.results import candidate_label, pareto_table, study_front
+from request_dse.text import fmt
+from request_dse.tracking.plots import pareto_html, pareto_png, table_html
 
 
 def study_summary(plan: Any, finished: Sequence[Any], folder: Path) -> tuple[list[tuple[str, str]], dict[str, float]]:
     """Write ``pareto.html``, ``pareto.png`` and ``pareto.md`` to ``folder``; return them as
     ``(path, artifact folder)`` pairs and the study's summary metrics."""
-    from request_dse.report import candidate_label, pareto_table
-    from request_dse.search import study_front
-    from request_dse.tables import fmt
-
     folder.mkdir(parents=True, exist_ok=True)
     names = list(plan.study.metric_names)
     front, reference, hv = study_front(plan, finished)
@@ -25,12 +23,12 @@ def study_summary(plan: Any, finished: Sequence[Any], folder: Path) -> tuple[lis
                f"hypervolume {hv:.6g} (reference point {ref})"
     rows = [[r.number, *[fmt(r.metrics.get(m), m) for m in names], candidate_label(r.params)]
             for r in sorted(front, key=lambda r: r.metrics[names[-1]])]
-    html = plots.pareto_html(folder / "pareto.html", title, subtitle, finished, front, names,
-                             plots.table_html(["trial", *names, "candidate"], rows))
+    html = pareto_html(folder / "pareto.html", title, subtitle, finished, front, names,
+                             table_html(["trial", *names, "candidate"], rows))
     table = folder / "pareto.md"
     table.write_text(f"# {title}\n\n{subtitle}\n\n```\n{pareto_table(plan, front) if front else '(empty)'}\n```\n")
     artifacts = [(str(html), "pareto"), (str(table), "pareto")]
-    png = plots.pareto_png(folder / "pareto.png", title, finished, front, names) if front else None
+    png = pareto_png(folder / "pareto.png", title, finished, front, names) if front else None
     if png is not None:
         artifacts.append((str(png), "pareto"))
     metrics = {"hypervolume_final": hv, "pareto_front_size_final": float(len(front)),

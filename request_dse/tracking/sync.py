@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from request_dse.tracking import _projection as P
+import request_dse.tracking._projection as P
+from request_dse.search import owner_alive, owner_id
+from request_dse.tracking._sink import MlflowSink, is_connection_error
 from request_dse.tracking.outbox import Outbox
+from request_dse.tracking.summary import study_summary
 
 #: The Optuna study attribute that names the study in MLflow (stable across resumes).
 STUDY_ID_ATTR = "tracking_id"
@@ -58,8 +61,6 @@ def drain(sink: Any, outbox: Outbox) -> DrainResult:
     A payload the store rejects outright (not a connection problem) is set aside in
     ``outbox.rejected.jsonl`` with the reason, so it cannot block the ones after it.
     """
-    from request_dse.tracking._sink import is_connection_error
-
     result = DrainResult()
     # the parent run first: a resumed study's trials may wait behind its (re-)opening
     ordered = sorted(outbox.pending(), key=lambda item: (item[1]["key"] != "parent:start", item[0]))
@@ -106,8 +107,6 @@ def _reject(outbox: Outbox, payload: dict[str, Any], exc: Exception) -> None:
 
 def projectable(record: Any) -> str | None:
     """The trial status a record's run should show, or None when it gets no run."""
-    from request_dse.storage import owner_alive
-
     if record.skip is not None:
         return None
     if record.state == "RUNNING":
@@ -141,9 +140,6 @@ def repair(sink: Any, outbox: Outbox, records: Sequence[Any], sid: str, study: s
 
 def sync_study(plan: Any, target: Any, optuna_study: Any, all_records: Sequence[Any]) -> DrainResult:
     """Send the outbox of ``plan``'s study, then repair its runs (``request-dse sync``)."""
-    from request_dse.storage import owner_id
-    from request_dse.tracking._sink import MlflowSink, is_connection_error
-
     sid, owner = study_id(optuna_study), owner_id()
     outbox = outbox_for(plan.work_dir)
     names = plan.study.metric_names
@@ -158,7 +154,6 @@ def sync_study(plan: Any, target: Any, optuna_study: Any, all_records: Sequence[
             if not is_connection_error(exc):
                 raise
             return DrainResult(pending=len(outbox), error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-        from request_dse.storage import owner_alive
 
         pending = {payload["key"] for _, payload in outbox.pending()}
         if sink.parent is None and "parent:start" not in pending:
@@ -169,8 +164,6 @@ def sync_study(plan: Any, target: Any, optuna_study: Any, all_records: Sequence[
         parent = sink.parent
         if "parent:end" not in pending and (parent is None or (
                 parent.status == "RUNNING" and not owner_alive(parent.tags.get(P.OWNER)))):
-            from request_dse.tracking.summary import study_summary
-
             artifacts, metrics = study_summary(plan, finished, plan.work_dir / "tracking")
             status, reason = ("FINISHED", "done") if parent is None else ("KILLED", "the process running the study stopped")
             outbox.put(P.parent_end(status, reason, artifacts, metrics))

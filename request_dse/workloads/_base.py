@@ -20,6 +20,16 @@ from request_dse.space import Candidate, Constraint, Dimension
 
 
 @dataclass(frozen=True)
+class WorkloadRef:
+    """A zoo workload by ``name``, or a user ONNX model with an ``.npz`` of inputs (and labels)."""
+
+    name: str
+    onnx: Path | None = None
+    data: Path | None = None
+    precisions: tuple[str, ...] = ("fp32",)
+
+
+@dataclass(frozen=True)
 class PreparedModel:
     """One candidate's model, ready for any backend to build."""
 

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from request_dse.errors import ConfigError
+from request_dse.files import cached, sha256_file
 from request_dse.space import Candidate, Dimension
 from request_dse.workloads._base import PreparedModel, Workload
-from request_dse.workloads._files import cached, sha256_file
+from request_dse.workloads.quantize import RECIPE, quantize_static, reference_outputs
 
 CHECK_SIZE = 16
 CALIBRATION_SIZE = 64
@@ -119,8 +120,6 @@ class OnnxFileWorkload(Workload):
         stem = f"{self.name}-{self.sha256[:12]}"
         model = self.onnx_path
         if precision == "int8":
-            from request_dse.workloads.quantize import RECIPE, quantize_static
-
             model = cached(cache_dir / "models" / f"{stem}-int8-{RECIPE}.onnx",
                            lambda tmp: quantize_static(self.onnx_path, tmp, self.x[:CALIBRATION_SIZE],
                                                        self.signature.input_name))
@@ -149,7 +148,5 @@ def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def _save_reference(path: Path, model: Path, inputs: np.ndarray, input_name: str) -> None:
-    from request_dse.workloads.quantize import reference_outputs
-
     with open(path, "wb") as f:
         np.save(f, reference_outputs(model, inputs, input_name))

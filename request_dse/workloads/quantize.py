@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: Names the quantization settings; part of the cached int8 model's file name.
 RECIPE = "qdq-u8s8-rr"
 
@@ -17,8 +16,7 @@ def quantize_static(source: Path, dest: Path, calibration: np.ndarray, input_nam
     Weights use 7 bits (``reduce_range``): on x86 CPUs without VNNI, ONNX Runtime's u8s8 kernels
     sum pairs of products in 16 bits, which saturates with full-range weights (outputs off by
     30-50% of their scale on these models); with 7-bit weights they match the plain execution."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static as ort_quantize
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static as ort_quantize
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from request_dse.files import sha256_file
 from request_dse.workloads import digits
-from request_dse.workloads._files import sha256_file
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "digits"
 FAMILIES = {"mobilenet": ("width", (0.25, 0.5, 0.75, 1.0)), "resnet": ("depth", (8, 14, 20))}

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from request_dse.expr import Expression
+from request_dse.files import cached, sha256_file
 from request_dse.space import Candidate, Dimension
 from request_dse.workloads import digits
 from request_dse.workloads._base import PreparedModel, Workload
-from request_dse.workloads._files import cached, sha256_file
+from request_dse.workloads.quantize import RECIPE, quantize_static, reference_outputs
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "digits"
 #: (atol, rtol) of a build's outputs against the reference, both relative to max |reference|.
@@ -23,7 +24,6 @@ TOLERANCE = {"fp32": (1e-3, 1e-3), "int8": (0.1, 0.0)}
 
 class DigitsZoo(Workload):
     """scikit-learn digits; MobileNet-style (width multiplier) and ResNet (depth) families."""
-
     name = "digits"
 
     def __init__(self, zoo_dir: Path = ZOO_DIR) -> None:
@@ -79,8 +79,6 @@ class DigitsZoo(Workload):
         split = lambda: digits.split(resolution)  # noqa: E731 - lru_cached
         model = source
         if precision == "int8":
-            from request_dse.workloads.quantize import RECIPE, quantize_static
-
             model = cached(cache_dir / "models" / f"{entry['id']}-int8-{RECIPE}-{entry['sha256'][:12]}.onnx",
                            lambda tmp: quantize_static(source, tmp, split().x_calibration, "input"))
         data = cached(cache_dir / "data" / f"digits-r{resolution}.npz",
@@ -110,7 +108,5 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 
 
 def _save_reference(path: Path, model: Path, inputs: np.ndarray) -> None:
-    from request_dse.workloads.quantize import reference_outputs
-
     with open(path, "wb") as f:
         np.save(f, reference_outputs(model, inputs, "input"))

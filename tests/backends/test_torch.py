@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from request_dse.config import REPO_ROOT
+from request_dse.study import REPO_ROOT
 from request_dse.testing.backend_conformance import PROTOCOL, build_inline, candidates, plan_for
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -27,7 +27,7 @@ def test_user_onnx_workload_is_excluded_with_a_reason(write_study: Callable[...,
     result = cli("space", path)
     assert result.code == 0, result
     assert "torch cannot build workload lin" in result.out and "PyTorch definitions" in result.out
-    from request_dse.plan import load_plan
+    from request_dse.study import load_plan
 
     assert {c["framework"] for c in load_plan(path).space.enumerate()} == {"onnxruntime"}
 
@@ -39,7 +39,7 @@ def test_int8_is_excluded_with_a_reason(write_study: Callable[..., Path], cli: C
     result = cli("space", path)
     assert result.code == 0, result
     assert "int8 models are ONNX (QDQ) quantizations" in result.out
-    from request_dse.plan import load_plan
+    from request_dse.study import load_plan
 
     pairs = {(c["framework"], c["model.precision"]) for c in load_plan(path).space.enumerate()}
     assert pairs == {("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("torch", "fp32")}
@@ -79,8 +79,8 @@ def _catalog_without_needs(tmp_path: Path, backend: str, flag: str) -> None:
 
 
 def test_bf16_autocast_is_checked_with_a_bf16_tolerance(tmp_path: Path) -> None:
-    from request_dse.measure import run_session
-    from request_dse.trial import check_outputs
+    from request_dse.evaluate import check_outputs
+    from request_dse.targets.session import run_session
 
     _catalog_without_needs(tmp_path, "torch", "autocast")
     plan = plan_for(tmp_path, "torch", "local-cpu", flags={"autocast": ["bf16"]}, families=("mobilenet",))
@@ -101,8 +101,8 @@ def test_illegal_instruction_is_reported_with_the_codegen_flags(tmp_path: Path) 
 
     if "avx512f" in sysinfo.cpu_features():
         pytest.skip("this CPU runs AVX-512 code; the check needs a CPU without it")
+    from request_dse.evaluate import make_job
     from request_dse.execute import make_executor
-    from request_dse.plan import make_job
 
     _catalog_without_needs(tmp_path, "tvm", "mattr")
     plan = plan_for(tmp_path, "tvm", "local-cpu", flags={"mattr": ["+avx512f,+avx512bw,+avx512dq,+avx512vl"]},

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from request_dse.config import REPO_ROOT, BuildConfig
+from request_dse.study import REPO_ROOT, BuildConfig
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ TRIALS = 4
 
 
 def _plan(tmp_path: Path, tvm_flags: dict[str, Any], cost_model: str = "xgb") -> Any:
-    from request_dse.plan import load_plan
+    from request_dse.study import load_plan
 
     catalog = yaml.safe_load((REPO_ROOT / "backends" / "tvm.yaml").read_text())
     catalog["flags"]["tuning_trials"]["choices"] = [0, TRIALS]
@@ -51,9 +51,8 @@ def _plan(tmp_path: Path, tvm_flags: dict[str, Any], cost_model: str = "xgb") ->
 
 
 def _build(plan: Any, candidate: Any, out: Path) -> Any:
-    from request_dse.execute._process import ProcessRunner
-    from request_dse.execute.local import LocalRuntime
-    from request_dse.plan import make_job
+    from request_dse.evaluate import make_job
+    from request_dse.execute import LocalRuntime, ProcessRunner
 
     job = make_job(plan, 0, candidate)
     request = dataclasses.replace(job.build, out_dir=out / "artifact")
@@ -62,8 +61,8 @@ def _build(plan: Any, candidate: Any, out: Path) -> Any:
 
 
 def test_tuned_database_is_reused_across_flags_and_studies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from request_dse.measure import run_session
-    from request_dse.trial import check_outputs
+    from request_dse.evaluate import check_outputs
+    from request_dse.targets.session import run_session
 
     monkeypatch.setenv("REQUEST_DSE_CACHE", str(tmp_path / "cache"))
     plan = _plan(tmp_path / "a", {"tuning_trials": [TRIALS], "opt_level": [2, 3]})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from request_dse.config import REPO_ROOT
+from request_dse.study import REPO_ROOT
 
 HEAVY = ("tvm", "torch", "ray", "mlflow", "onnxruntime", "optuna", "sklearn")
 CONTRACT = REPO_ROOT.parent / "shared" / "checks" / "report_contract.py"

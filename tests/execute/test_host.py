@@ -16,9 +16,10 @@ from typing import Any
 import psutil
 import pytest
 
-from request_dse.execute._host import HostCores, HostRunner
-from request_dse.execute.steps import build_step
-from request_dse.plan import load_plan, make_job
+from request_dse.backends import build_candidate
+from request_dse.evaluate import make_job
+from request_dse.execute.host import HostCores, HostRunner
+from request_dse.study import load_plan
 from request_dse.testing import workers
 
 ALL = tuple(sorted(os.sched_getaffinity(0)))
@@ -117,8 +118,8 @@ def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, 
     ``ray``: builds and measurement in unrelated workers, agreeing through the machine registry;
     ``local``: the local executor's runtime (one process runs both and pauses its own builds).
     """
-    from request_dse.execute.local import LocalRuntime
-    from request_dse.measure import latency_stats
+    from request_dse.evaluate import latency_stats
+    from request_dse.execute import LocalRuntime, run_measurement
 
     if threads > len(ALL):
         pytest.skip(f"needs {threads} cores")
@@ -126,7 +127,7 @@ def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, 
                                                     "max_time_s": 3.0, "repeats": 3, "timeout_s": 60}))
     candidate = next(iter(plan.space.shuffled(0)))
     job = make_job(plan, 0, candidate)
-    build = build_step(job.build)
+    build = build_candidate(job.build)
     target = plan.target
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
                                   threads=threads, score=False)
@@ -137,7 +138,7 @@ def test_measurements_under_builds_match_measurements_alone(runner: HostRunner, 
             result = local.measure(target, request)
         else:
             with runner.host.measuring(target.measure_cores(threads)):
-                result = target.measure(request, runner, None)
+                result = run_measurement(runner, target, request, None)
         assert result.status == "ok", result.error
         return latency_stats(result.sessions, 1)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from request_dse.execute._process import InlineRunner, ProcessRunner
+from request_dse.execute import InlineRunner, ProcessRunner
 from request_dse.testing import workers
 from request_dse.testing.faults import strike
 
@@ -126,7 +126,7 @@ def test_sweep_removes_the_temp_dirs_of_dead_runs_only(tmp_path: Path, monkeypat
     import subprocess
     import sys
 
-    from request_dse.execute._process import sweep_dead_temp_dirs
+    from request_dse.execute import sweep_dead_temp_dirs
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

@@ -19,10 +19,9 @@ import psutil
 import pytest
 import yaml
 
-from request_dse.execute.ray import RayExecutor
-from request_dse.plan import load_plan
-from request_dse.search import Search
-from request_dse.storage import load_existing, records
+from request_dse.execute import RayExecutor
+from request_dse.search import Search, load_existing, records
+from request_dse.study import load_plan
 from request_dse.testing.postgres import PostgresServer, pg_bin, start_postgres
 from request_dse.testing.ray_cluster import RayCluster, new_cluster
 from tests.conftest import study_doc

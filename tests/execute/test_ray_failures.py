@@ -6,7 +6,7 @@ from __future__ import annotations
 def test_ray_failures_as_statuses() -> None:
     import ray.exceptions as rex
 
-    from request_dse.execute.ray import describe_failure
+    from request_dse.execute.ray_runtime import describe_failure
 
     died = rex.NodeDiedError("Task failed because the node it was running on is dead or unavailable. "
                              "Node IP: 10.0.0.2, node ID: 130ef705f16829f4e30284abd52238eec55b5822f79df9c8079675ed.")

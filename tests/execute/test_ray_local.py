@@ -14,7 +14,7 @@ import psutil
 import pytest
 import yaml
 
-from request_dse.storage import load_existing, records
+from request_dse.search import load_existing, records
 from tests.conftest import study_doc
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from request_dse.config import REPO_ROOT
+from request_dse.study import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 

@@ -8,7 +8,7 @@ import moocore
 import numpy as np
 import pytest
 
-from request_dse import pareto
+from request_dse import results as pareto
 from request_dse.errors import UserError
 from request_dse.scoreboard import Entry, axes_for, compute, known_axes
 from request_dse.scoreboard.historical import read_track

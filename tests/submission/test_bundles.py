@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from request_dse.files import sha256_file
 from request_dse.submission import read_bundle
-from request_dse.submission.checksums import CHECKSUMS, bundle_files, sha256_file
+from request_dse.submission.checksums import CHECKSUMS, bundle_files
 from tests.submission.conftest import run_cli
 
 

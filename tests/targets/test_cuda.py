@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from request_dse import gpu
-from request_dse.config import REPO_ROOT, load_target
-from request_dse.targets import make_target, option_specs
+from request_dse.study import REPO_ROOT
+from request_dse.sysinfo import gpu
+from request_dse.targets import load_target, make_target, option_specs
 from tests.conftest import study_doc
 
 NO_GPU = gpu.unavailable(0)
@@ -78,8 +78,8 @@ def test_tvm_builds_for_cuda_without_a_gpu(tmp_path: Path) -> None:
     why = _tvm_cuda()
     if why:
         pytest.skip(why)
-    from request_dse.execute.steps import build_step
-    from request_dse.plan import make_job
+    from request_dse.backends import build_candidate
+    from request_dse.evaluate import make_job
     from request_dse.testing.backend_conformance import candidates, plan_for
 
     plan = plan_for(tmp_path, "tvm", "local-cpu", families=("mobilenet",))
@@ -87,7 +87,7 @@ def test_tvm_builds_for_cuda_without_a_gpu(tmp_path: Path) -> None:
     job = make_job(plan, 0, candidate)
     target = make_target(cuda_spec(tmp_path, arch="sm_80"))
     request = dataclasses.replace(job.build, target=target.build_info(), out_dir=tmp_path / "artifact")
-    build = build_step(request)
+    build = build_candidate(request)
     assert build.status == "ok", build.error
     meta = json.loads((build.artifact_dir / "meta.json").read_text())
     assert meta["target"]["kind"] == "cuda" and meta["target"]["arch"] == "sm_80"

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from request_dse.errors import UserError
-from request_dse.plan import load_plan
-from request_dse.replay import Row, read_table, write_table
+from request_dse.results import Row, read_table, write_table
+from request_dse.search import load_existing, records
 from request_dse.space import Candidate
-from request_dse.storage import load_existing, records
+from request_dse.study import load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = REPO / "benchmarks" / "tables" / "digits-cpu.jsonl"
@@ -63,7 +63,7 @@ def test_export_then_replay_gives_the_recorded_results(write_study, cli, tmp_pat
 
 
 def test_recorded_failures_replay_as_failures_and_replay_is_deterministic(write_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from request_dse.execute.local import InlineExecutor
+    from request_dse.execute import InlineExecutor
     from request_dse.search import Search
 
     table = tmp_path / "t.jsonl"

@@ -136,9 +136,8 @@ def test_unknown_key_is_reported_before_the_study(cli, tmp_path: Path, cluster: 
     ({"server": "127.0.0.1:9090", "tvm_target": {"mcpu": "cortex-a72"}}, "options.tvm_target.kind: is required"),
 ])
 def test_bad_options_name_the_field(tmp_path: Path, options: dict[str, Any], message: str) -> None:
-    from request_dse.config import load_target
     from request_dse.errors import ConfigError
-    from request_dse.targets import option_specs
+    from request_dse.targets import load_target, option_specs
 
     path = tmp_path / "dev.yaml"
     path.write_text(yaml.safe_dump({"target": "dev", "kind": "rpc", "frameworks": ["tvm"], "options": options}))
@@ -148,8 +147,7 @@ def test_bad_options_name_the_field(tmp_path: Path, options: dict[str, Any], mes
 
 
 def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
-    from request_dse.config import load_target
-    from request_dse.targets import make_target, option_specs
+    from request_dse.targets import load_target, make_target, option_specs
     from request_dse.testing.rpc import free_port
 
     path = tmp_path / "dev.yaml"

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from request_dse.execute import make_executor
-from request_dse.plan import load_plan
-from request_dse.search import Search
-from request_dse.storage import records
+from request_dse.search import Search, records
+from request_dse.study import load_plan
 from request_dse.tracking import tracking_observer
 
 MEASURE = {"warmup_runs": 1, "min_runs": 5, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1, "timeout_s": 60}

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from request_dse.config.study import Objective
 from request_dse.errors import UserError
-from request_dse.storage import TrialRecord
+from request_dse.metrics import Objective
+from request_dse.results import TrialRecord
 from request_dse.tracking.compare import compare
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from request_dse.errors import UserError
-from request_dse.storage import TrialRecord
-from request_dse.tracking import _projection as P
-from request_dse.tracking._settings import project_root, resolve
+from request_dse.results import TrialRecord
+from request_dse.tracking import _projection as P, project_root, resolve
 from request_dse.tracking.outbox import Outbox
 
 
@@ -105,7 +104,7 @@ def test_tracking_uri_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_repository_mlflow_folder_is_not_a_package() -> None:
-    from request_dse.config import REPO_ROOT
+    from request_dse.study import REPO_ROOT
 
     assert (REPO_ROOT / "mlflow" / "README.md").is_file() and (REPO_ROOT / "mlflow" / "server.sh").is_file()
     assert not (REPO_ROOT / "mlflow" / "__init__.py").exists()
@@ -115,9 +114,7 @@ def test_drain_sends_the_parents_progress_points_in_one_request_and_acknowledges
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Against a real SQLite MLflow store: every stepped point arrives, in one log_batch call."""
     from mlflow import MlflowClient
-
-    from request_dse.tracking._settings import TrackingTarget
-    from request_dse.tracking._sink import MlflowSink
+    from request_dse.tracking import MlflowSink, TrackingTarget
     from request_dse.tracking.sync import drain
 
     target = TrackingTarget(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="drain",

@@ -140,8 +140,8 @@ def test_offline_study_waits_in_the_outbox_until_sync(server, write_study, cli) 
     assert not outbox.pending()
     again = cli("sync", path)  # idempotent: nothing is logged twice
     assert again.code == 0, again
-    from request_dse.plan import load_plan
-    from request_dse.storage import load_existing
+    from request_dse.search import load_existing
+    from request_dse.study import load_plan
 
     plan = load_plan(path)
     trials = projected_trials(load_existing(plan.storage_url, plan.name))

@@ -9,9 +9,9 @@ import numpy as np
 import onnx
 import pytest
 
+from request_dse.files import sha256_file
 from request_dse.space import Candidate
 from request_dse.workloads import digits
-from request_dse.workloads._files import sha256_file
 from request_dse.workloads.zoo import ZOO_DIR, DigitsZoo
 
 MANIFEST = json.loads((ZOO_DIR / "manifest.json").read_text())

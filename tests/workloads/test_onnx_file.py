@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from request_dse.storage import records
+from request_dse.search import records
 from request_dse.testing.studies import run_study
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -1,0 +1,228 @@
+"""Measurement-aware early stopping: stop measuring a candidate the front already beats.
+
+With ``measure.early_stop.enabled``, a candidate is judged after one scored session: the
+protocol's first session when it has ``repeats`` >= 2 (a survivor then runs only the other
+sessions), else a short one of ``first_runs`` timed runs for at least ``first_time_s``. From
+its samples every objective gets an interval:
+
+* exact metrics (accuracy, model and artifact size, parameters, FLOPs) are their value;
+* latency percentiles get a distribution-free 95% confidence interval of the percentile
+  (order statistics); mean-based metrics (mean latency, throughput, estimated energy, cost) a
+  95% interval of the mean;
+* any other metric is unknown: it could be anything, so it never lets a candidate be stopped.
+
+The candidate stops there (status ``dominated_early``, with its estimate kept) when a point of
+the current front -- a frozen snapshot the driver takes when it hands the candidate out -- is
+at least as good in every objective as the candidate's *most optimistic* value, and better by
+more than ``margin`` (relative) in every noisy one; or when a constraint is violated even by the
+optimistic value. Everything else gets the full protocol, so the front is built from full
+measurements only; an older snapshot only stops fewer candidates, never a wrong one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from request_dse.expr import MetricConstraint
+from request_dse.targets import MeasureResult
+
+if TYPE_CHECKING:
+    from request_dse.results import TrialResult
+    from request_dse.targets import MeasureResult
+
+#: Metrics read off a latency percentile: metric -> percentile.
+QUANTILE_METRICS: Mapping[str, float] = {"latency_p50_ms": 0.5, "latency_p90_ms": 0.9, "latency_p99_ms": 0.99,
+                                         "latency_per_sample_ms": 0.5}
+#: Metrics proportional to the mean latency (+1) or to its inverse (-1).
+MEAN_METRICS: Mapping[str, int] = {"latency_mean_ms": 1, "throughput_ips": -1, "energy_mj_per_inference": 1,
+                                   "cost_usd_per_1m": 1}
+#: Metrics that one scored session determines exactly.
+EXACT_METRICS = frozenset({"accuracy_top1", "accuracy_top5", "model_size_bytes", "artifact_size_bytes", "params",
+                           "flops"})
+
+STATUS = "dominated_early"
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    number: int                       # the trial that measured it
+    values: tuple[float, ...]         # objective values, in the study's objective order
+
+
+@dataclass(frozen=True)
+class FrontSnapshot:
+    """The current Pareto front's objective values, as the driver saw it when the job was made."""
+    metrics: tuple[str, ...]
+    directions: tuple[str, ...]       # "minimize" | "maximize" per metric
+    points: tuple[FrontPoint, ...] = ()
+    constraints: tuple[MetricConstraint, ...] = ()
+    #: The widest between-session spread the study's full measurements showed (relative): one
+    #: session's interval cannot see it, so the margin is at least this.
+    session_noise: float = 0.0
+
+
+def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the ``q`` quantile (order statistics).
+
+    Ends the sample cannot bound are infinite (few samples, extreme ``q``)."""
+    from scipy.stats import binom
+
+    n = len(sorted_ms)
+    if n == 0:
+        return -math.inf, math.inf
+    alpha = (1 - level) / 2
+    lo = int(binom.ppf(alpha, n, q))        # the lo-th smallest (1-based) bounds it from below
+    hi = int(binom.ppf(1 - alpha, n, q)) + 1
+    low = float(sorted_ms[lo - 1]) if lo >= 1 else -math.inf
+    high = float(sorted_ms[hi - 1]) if hi <= n else math.inf
+    return low, high
+
+
+def intervals(estimate: Mapping[str, float], samples_ms: np.ndarray,
+              metrics: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """A 95% interval for each of ``metrics`` around the short session's ``estimate``."""
+    ms = np.sort(np.asarray(samples_ms, dtype=float))
+    out: dict[str, tuple[float, float]] = {}
+    for m in metrics:
+        value = estimate.get(m)
+        if value is None or not np.isfinite(value):
+            out[m] = (-math.inf, math.inf)
+        elif m in EXACT_METRICS:
+            out[m] = (value, value)
+        elif m in QUANTILE_METRICS and len(ms):
+            point = float(np.quantile(ms, QUANTILE_METRICS[m]))
+            lo, hi = quantile_ci(ms, QUANTILE_METRICS[m])
+            out[m] = (value * lo / point, value * hi / point) if point > 0 else (-math.inf, math.inf)
+        elif m in MEAN_METRICS and len(ms) > 1:
+            mean = float(ms.mean())
+            half = 1.96 * float(ms.std(ddof=1)) / math.sqrt(len(ms))
+            lo_r, hi_r = (mean - half) / mean, (mean + half) / mean
+            if MEAN_METRICS[m] > 0:
+                out[m] = (value * lo_r, value * hi_r)
+            else:
+                out[m] = (value / hi_r, value / lo_r if lo_r > 0 else math.inf)
+        else:
+            out[m] = (-math.inf, math.inf)
+    return out
+
+
+def _optimistic(metric: str, direction: str, interval: tuple[float, float]) -> float:
+    return interval[0] if direction == "minimize" else interval[1]
+
+
+def _beats(front_value: float, optimistic: float, direction: str, noisy: bool, margin: float) -> tuple[bool, bool]:
+    """(at least as good, strictly better) of a front value against the candidate's optimistic one."""
+    if not np.isfinite(optimistic):
+        return False, False
+    if direction == "minimize":
+        bar = optimistic / (1 + margin) if noisy else optimistic
+        return front_value <= bar, front_value < optimistic
+    bar = optimistic * (1 + margin) if noisy else optimistic
+    return front_value >= bar, front_value > optimistic
+
+
+def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot, margin: float) -> str | None:
+    """Why the candidate cannot enter the front (a sentence), or None when it may. ``margin`` is
+    raised to the front's ``session_noise`` when that is wider."""
+    margin = max(margin, front.session_noise)
+    bounds = intervals(estimate, samples_ms, tuple(dict.fromkeys((*front.metrics,
+                                                                  *(c.metric for c in front.constraints)))))
+    for c in front.constraints:
+        lo, hi = bounds[c.metric]
+        noisy = c.metric not in EXACT_METRICS
+        best = hi if c.op in (">=", ">") else lo   # the candidate's most favourable value
+        if not np.isfinite(best):
+            continue
+        slack = margin * abs(c.bound) if noisy else 0.0
+        if c.violation(best) > slack:
+            return f"violates {c} even at its most favourable estimate ({best:.4g})"
+    for point in front.points:
+        every, strict = True, False
+        for m, d, fv in zip(front.metrics, front.directions, point.values):
+            opt = _optimistic(m, d, bounds[m])
+            ok, better = _beats(fv, opt, d, m not in EXACT_METRICS, margin)
+            every &= ok
+            strict |= better
+            if not every:
+                break
+        if every and strict:
+            parts = []
+            for m, d, fv in zip(front.metrics, front.directions, point.values):
+                opt = _optimistic(m, d, bounds[m])
+                parts.append(f"{m} {fv:.4g} vs {'at best' if m not in EXACT_METRICS else ''} {opt:.4g}".replace("  ", " "))
+            return (f"dominated by trial {point.number} beyond the {margin:.0%} noise margin after a short "
+                    f"measurement: {'; '.join(parts)}")
+    return None
+
+
+def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[tuple[int, Sequence[float]]],
+             constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0) -> FrontSnapshot:
+    """A frozen snapshot from (trial number, objective values) pairs."""
+    return FrontSnapshot(tuple(metrics), tuple(directions),
+                         tuple(FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front),
+                         tuple(constraints), float(session_noise))
+
+
+# -- the trial side (runs where the trial runs; the snapshot arrives in the job) --------------------
+
+def reuses_first(protocol: Any) -> bool:
+    """Whether the judging session is the full protocol's first session (``repeats`` >= 2): a
+    survivor then runs only the remaining sessions, so judging costs it nothing extra."""
+    return protocol.repeats >= 2
+
+
+def short_request(request: Any) -> Any:
+    """The judging session, scored: the full protocol's first session when there are several,
+    else a short one of ``first_runs`` timed runs."""
+    protocol = dataclasses.replace(request.protocol, repeats=1)
+    if not reuses_first(request.protocol):
+        early = request.protocol.early_stop
+        protocol = dataclasses.replace(protocol, min_runs=min(early.first_runs, protocol.max_runs),
+                                       min_time_s=min(early.first_time_s, protocol.max_time_s))
+    return dataclasses.replace(request, protocol=protocol, score=True)
+
+
+def rest_request(request: Any) -> Any:
+    """What a survivor still runs after the judging session, unscored."""
+    protocol = request.protocol
+    if reuses_first(protocol):
+        protocol = dataclasses.replace(protocol, repeats=protocol.repeats - 1)
+    return dataclasses.replace(request, protocol=protocol, score=False)
+
+
+def wanted(front: FrontSnapshot | None, protocol: Any) -> bool:
+    """Whether a short first session can stop anything (early stopping on, and a front or a constraint)."""
+    return bool(front is not None and protocol.early_stop.enabled and (front.points or front.constraints))
+
+
+def stop(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, margin: float) -> TrialResult | None:
+    """The ``dominated_early`` result when the short measurement shows the candidate cannot enter the front."""
+    if estimate.status != "ok":
+        return None
+    samples = np.concatenate([s.samples_ns for s in first.sessions]) / 1e6
+    reason = decide(estimate.metrics, samples, front, margin)
+    if reason is None:
+        return None
+    return dataclasses.replace(estimate, status=STATUS, error=reason,
+                               info={**estimate.info, "early_stop": {"first_runs": int(len(samples)),
+                                                                     "margin": max(margin, front.session_noise)}})
+
+
+def combine(first: MeasureResult, rest: MeasureResult, reused: bool) -> MeasureResult:
+    """The full protocol's sessions, and both measurements' wall time: the judging session and the
+    rest when the judging session was the protocol's first (``reused``); else the rest's sessions,
+    the first carrying the judging session's outputs (it scored the candidate)."""
+    wall = first.wall_s + rest.wall_s
+    if rest.status != "ok" or not rest.sessions:
+        return dataclasses.replace(rest, wall_s=wall)
+    if reused:
+        return MeasureResult("ok", (*first.sessions, *rest.sessions), "", wall)
+    scored = first.sessions[0]
+    head = dataclasses.replace(rest.sessions[0], check_outputs=scored.check_outputs, top5=scored.top5)
+    return MeasureResult("ok", (head, *rest.sessions[1:]), "", wall)

@@ -1,0 +1,20 @@
+"""The frozen job an executor runs for one candidate of a plan."""
+
+from __future__ import annotations
+
+from request_dse.backends import BuildRequest
+from request_dse.evaluate._base import TrialJob
+from request_dse.space import Candidate
+from request_dse.study import Plan
+from request_dse.targets import SessionRequest
+
+
+def make_job(plan: Plan, number: int, candidate: Candidate) -> TrialJob:
+    backend = candidate["framework"]
+    batch, threads = plan.batch_size(candidate), plan.threads(candidate)
+    trial_dir = plan.work_dir / "trials" / candidate.hash
+    build = BuildRequest(candidate, plan.study.workload, backend, plan.catalogs[backend], plan.flags(candidate),
+                         plan.target.build_info(), batch, threads, trial_dir / "artifact", plan.cache_dir / "prepared")
+    session = SessionRequest(backend, trial_dir / "artifact", None, batch, threads,  # type: ignore[arg-type]
+                             plan.study.measure, score=True)
+    return TrialJob(number, candidate, build, plan.study.build, session, plan.target_spec, trial_dir)

@@ -1,0 +1,89 @@
+"""The path of one candidate: build, measure, check, score, derive.
+
+    BuildRequest --runtime.build--> BuildResult --runtime.measure--> MeasureResult
+                 --check against the reference, accuracy, statistics--> TrialResult
+
+:func:`run_trial` is the same for every executor; the runtime decides where each step runs.
+A replay target answers from its recorded table instead (:mod:`.replay`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from request_dse.backends import BuildResult
+from request_dse.evaluate import early_stop
+from request_dse.evaluate._base import Runtime, TrialJob
+from request_dse.evaluate.replay import replay
+from request_dse.evaluate.score import score
+from request_dse.results import TrialResult
+from request_dse.targets import MeasureResult, SessionRequest, Target, make_target
+
+
+def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
+    """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
+    (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds) and length."""
+    target = make_target(job.target)
+    if target.replays:  # recorded results: nothing to build or measure
+        return replay(target, job.candidate)
+    timings: dict[str, float] = {"build_start": time.time()}
+    t0 = time.perf_counter()
+    log = job.trial_dir / "build.log"
+    if job.reuse is not None:
+        build = job.reuse
+    else:
+        assert job.build is not None  # a job without a build request reuses an artifact
+        build = runtime.build(job.build, job.build_config, log)
+    timings["build"] = time.perf_counter() - t0
+    timings["build_end"] = time.time()
+    if build.status != "ok":
+        return TrialResult(job.candidate, build.status, error=build.error, build_log=log, timings=timings,
+                           metrics={"build_time_s": build.build_time_s})
+    request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
+    t1 = time.perf_counter()
+    timings["measure_start"] = time.time()
+    measured, ended = _measure(job, build, runtime, target, request, timings, log)
+    timings["measure"] = time.perf_counter() - t1
+    timings["measure_end"] = time.time()
+    if ended is not None:
+        return dataclasses.replace(ended, timings=dict(timings))
+    if measured.status != "ok":
+        return TrialResult(job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
+                           build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log",
+                           timings=timings)
+    return score(job, build, measured, timings, log)
+
+
+def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
+             timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
+    """The measurement protocol. With early stopping, a scored judging session first (the protocol's
+    first session, or a short one when it has only one): a candidate the job's front snapshot
+    beats by more than the noise (or that gives a wrong answer) ends there."""
+    measure_log = job.trial_dir / "measure.log"
+    if not early_stop.wanted(job.front, request.protocol):
+        return runtime.measure(target, request, measure_log), None
+    first = runtime.measure(target, early_stop.short_request(request), measure_log)
+    timings["measure_first_s"] = first.wall_s  # the short session's part of measure_time_s
+    if first.status != "ok":
+        return first, None
+    estimate = score(job, build, first, timings, log)
+    if estimate.status != "ok":
+        return first, estimate
+    stopped = early_stop.stop(estimate, first, job.front, request.protocol.early_stop.margin)  # type: ignore[arg-type]
+    if stopped is not None:
+        return first, stopped
+    rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
+    return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None
+
+
+def _explain(error: str, build: BuildResult) -> str:
+    """A crash on an illegal instruction names the code generation flags that caused it."""
+    codegen = build.info.get("codegen")
+    if "SIGILL" in error and codegen:
+        head, _, rest = error.partition("\n")
+        return (f"{head} -- the code was generated for {codegen}, which uses an instruction this CPU lacks; "
+                f"pick another -mcpu/-mattr (or list the feature under `needs` in the backend catalog)"
+                + (f"\n{rest}" if rest else ""))
+    return error

@@ -1,0 +1,195 @@
+"""Measurement-aware early stopping: the decision on real latency samples, and a small real study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from request_dse.evaluate import early_stop
+from request_dse.evaluate.early_stop import decide, intervals, quantile_ci, snapshot
+from request_dse.expr import MetricConstraint
+from request_dse.results import load_samples
+
+#: Latency samples (ns) measured on this project's CI machine by the quickstart, two sessions each:
+#: a fast TVM build, a mid ONNX Runtime one, a slow one whose first runs hold outliers, a noisy one.
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "early_stop_samples.npz"
+OBJECTIVES = (("accuracy_top1", "maximize"), ("latency_p90_ms", "minimize"))
+
+
+def sessions(name: str) -> list[np.ndarray]:
+    with np.load(SAMPLES) as data:
+        return [data[k] / 1e6 for k in sorted(data.files) if k.startswith(name + "_session_")]
+
+
+def short(name: str, runs: int = 16) -> tuple[dict[str, float], np.ndarray]:
+    """What a short first session of ``runs`` timed runs would have estimated."""
+    ms = sessions(name)[0][:runs]
+    return {"latency_p90_ms": float(np.quantile(ms, 0.9)), "latency_p50_ms": float(np.median(ms))}, ms
+
+
+def full_p90(name: str) -> float:
+    return float(np.quantile(np.concatenate(sessions(name)), 0.9))
+
+
+def front_of(*points: tuple[int, float, float], constraints: tuple[MetricConstraint, ...] = ()) -> early_stop.FrontSnapshot:
+    return snapshot([m for m, _ in OBJECTIVES], [d for _, d in OBJECTIVES],
+                    [(n, (acc, lat)) for n, acc, lat in points], constraints)
+
+
+@pytest.mark.parametrize("name", ["tvm_fast", "ort_mid", "ort_slow_outliers", "ort_mid_noisy"])
+def test_short_session_interval_brackets_its_estimate(name: str) -> None:
+    """The p90 interval from 16 runs lies within the runs and around the estimate; its lower end
+    (what stopping rests on) sits below the p90, so a few outliers do not make a candidate look slow."""
+    estimate, ms = short(name)
+    lo, hi = intervals(estimate, ms, ["latency_p90_ms"])["latency_p90_ms"]
+    assert ms.min() <= lo <= estimate["latency_p90_ms"] <= hi
+    assert lo <= np.quantile(ms, 0.8)
+
+
+def test_quantile_ci_order_statistics() -> None:
+    ms = np.sort(sessions("ort_mid")[0])
+    lo, hi = quantile_ci(ms, 0.5)
+    assert ms[0] < lo <= np.median(ms) <= hi < ms[-1]
+    lo, hi = quantile_ci(ms[:16], 0.99)  # 16 runs cannot bound a p99 from above
+    assert np.isfinite(lo) and hi == np.inf
+
+
+def test_a_slower_candidate_of_no_better_accuracy_stops() -> None:
+    estimate, ms = short("ort_slow_outliers")   # ~0.4 ms, even with outliers in its first runs
+    estimate["accuracy_top1"] = 0.9610
+    fast = full_p90("ort_mid")                  # ~0.03 ms
+    reason = decide(estimate, ms, front_of((7, 0.9805, fast)), margin=0.25)
+    assert reason is not None and "trial 7" in reason
+
+
+def test_the_studys_session_spread_widens_the_margin() -> None:
+    """One session cannot see how far apart sessions land; the spread the study's full
+    measurements showed can: a candidate within it of the front is not stopped."""
+    import dataclasses
+
+    estimate, ms = short("ort_mid")
+    estimate["accuracy_top1"] = 0.9610
+    front = front_of((7, 0.9805, float(np.quantile(ms, 0.05)) / 1.3))   # 30% under its fastest runs
+    assert decide(estimate, ms, front, margin=0.25) is not None
+    assert decide(estimate, ms, dataclasses.replace(front, session_noise=0.9), margin=0.25) is None
+
+
+def test_session_spread_is_slowest_over_fastest_session() -> None:
+    from request_dse.evaluate import session_spread
+    from request_dse.targets import SessionResult
+
+    def session(ms: float) -> SessionResult:
+        return SessionResult(samples_ns=np.full(50, ms * 1e6), load_time_s=0.0, memory_peak_mb=0.0, wall_s=0.0)
+
+    assert session_spread([session(0.05)]) is None
+    assert session_spread([session(0.05), session(0.08)]) == pytest.approx(0.6)
+
+
+def test_a_more_accurate_candidate_never_stops() -> None:
+    estimate, ms = short("ort_slow_outliers")
+    estimate["accuracy_top1"] = 0.9972
+    assert decide(estimate, ms, front_of((7, 0.9805, full_p90("ort_mid"))), margin=0.25) is None
+
+
+def test_within_the_noise_margin_it_gets_the_full_protocol() -> None:
+    """Same accuracy, latency a little above the front point's: the noise could explain it."""
+    estimate, ms = short("ort_mid_noisy")
+    estimate["accuracy_top1"] = 0.97
+    lo, _ = intervals(estimate, ms, ["latency_p90_ms"])["latency_p90_ms"]
+    front = front_of((3, 0.97, lo / 1.2))       # better than the optimistic end, but by less than 25%
+    assert decide(estimate, ms, front, margin=0.25) is None
+    assert decide(estimate, ms, front, margin=0.1) is not None
+
+
+def test_two_noisy_sessions_of_one_candidate_do_not_stop_each_other() -> None:
+    """The second session of the same build, judged against the first's full value, is not dominated."""
+    for name in ("tvm_fast", "ort_mid", "ort_mid_noisy", "ort_slow_outliers"):
+        first, second = sessions(name)
+        ms = second[:16]
+        estimate = {"latency_p90_ms": float(np.quantile(ms, 0.9)), "accuracy_top1": 0.9}
+        front = front_of((1, 0.9, float(np.quantile(first, 0.9))))
+        assert decide(estimate, ms, front, margin=0.25) is None, name
+
+
+def test_constraints_and_unknown_metrics() -> None:
+    estimate, ms = short("ort_mid")
+    estimate["accuracy_top1"] = 0.4
+    accuracy_floor = MetricConstraint.parse("accuracy_top1 >= 0.5")
+    reason = decide(estimate, ms, front_of(constraints=(accuracy_floor,)), margin=0.25)
+    assert reason is not None and "violates accuracy_top1 >= 0.5" in reason
+    # a latency bound is only judged beyond the margin: at best 0.032 ms against 0.03 ms may be noise
+    lo, _ = intervals(estimate, ms, ["latency_p90_ms"])["latency_p90_ms"]
+    assert 0.03 < lo < 0.03 * 1.25
+    assert decide(estimate, ms, front_of(constraints=(MetricConstraint.parse("latency_p90_ms <= 0.03"),)),
+                  margin=0.25) is None
+    assert decide(estimate, ms, front_of(constraints=(MetricConstraint.parse("latency_p90_ms <= 0.02"),)),
+                  margin=0.25) is not None
+    # a metric without a noise model (load time) never lets a candidate be stopped
+    unknown = snapshot(["accuracy_top1", "load_time_s"], ["maximize", "minimize"], [(1, (0.99, 0.001))])
+    assert decide({"accuracy_top1": 0.5, "load_time_s": 9.0}, ms, unknown, margin=0.25) is None
+
+
+@pytest.mark.parametrize("repeats", [2, 1])
+def test_study_stops_dominated_candidates_and_keeps_the_front(write_study, repeats: int) -> None:  # type: ignore[no-untyped-def]
+    """One model, plain and slowed down in every run; the plain one measured first.
+
+    With early stopping the slow one stops after the judging session (the protocol's first
+    session, or a short one when it has one session), is told to the sampler with its
+    estimate, stays out of the front, and the front is the full protocol's."""
+    from optuna.trial import TrialState
+
+    from request_dse.execute import make_executor
+    from request_dse.results import build_report
+    from request_dse.search import Search, records
+    from request_dse.study import load_plan
+
+    space = {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.5], "model.resolution": [8],
+                            "model.precision": ["fp32"]}}
+    measure = {"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0, "repeats": repeats,
+               "timeout_s": 60}
+    fronts, results = [], []
+    for enabled in (False, True):
+        # the same model, plainly and with up to 2 ms of sleep in every run: 10-50x slower, whatever the machine
+        path = write_study(f"es-{enabled}-{repeats}", space=space, executor="inline", budget={"trials": 2},
+                           frameworks={"faults": {"fault": ["none", "noisy"], "stage": ["measure"]}},
+                           measure={**measure, "early_stop": {"enabled": enabled, "first_runs": 16}})
+        plan = load_plan(path)
+        runner = make_executor(plan)
+        search = Search(plan, runner)
+        search.open()
+        order = sorted(plan.space.shuffled(0), key=lambda c: c["faults.fault"] != "none")
+        for candidate in order:
+            search.study.enqueue_trial(candidate.params)
+        try:
+            search.run()
+        finally:
+            runner.shutdown()
+        front, _, _ = search.front()
+        fronts.append({r.hash for r in front})
+        results.append((search, records(search.study)))
+    assert fronts[0] == fronts[1] and len(fronts[1]) == 1
+    search, recs = results[1]
+    stopped = [r for r in recs if r.status == "dominated_early"]
+    assert len(stopped) == 1 and search.counters.dominated_early == 1 and search.counters.failed == 0
+    for r in stopped:
+        assert r.params["faults.fault"] == "noisy"
+        assert "dominated by trial 0" in r.error
+        assert r.metrics["accuracy_top1"] > 0.9 and r.metrics["latency_p90_ms"] > 0
+        assert len(load_samples(Path(r.paths["samples"]))) == 1   # the judging session's estimate is kept
+        if repeats == 1:
+            assert r.metrics["samples"] == 16        # a short session
+        else:
+            assert r.metrics["samples"] >= 64        # the protocol's first session
+    by_number = {t.number: t for t in search.study.get_trials()}
+    for r in stopped:                                  # the sampler learns from the estimate
+        assert by_number[r.number].state == TrialState.COMPLETE
+        assert by_number[r.number].values == [r.metrics["accuracy_top1"], r.metrics["latency_p90_ms"]]
+    report = build_report(search.plan, recs)
+    assert report["counts"] == {"ok": 1, "dominated_early": 1}
+    assert set(report["pareto"]) == {r.number for r in recs if r.status == "ok"}
+    # the full protocol's candidate measured every session of the protocol, the judging one included
+    ok = next(r for r in recs if r.status == "ok")
+    assert ok.metrics["samples"] >= 64 * repeats
+    assert len(load_samples(Path(ok.paths["samples"]))) == repeats
