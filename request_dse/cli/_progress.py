@@ -1,16 +1,33 @@
-"""The progress line of a running study: trials done / budget, ETA, front size, activity."""
+"""The progress line of a running study (trials done / budget, ETA, front size, activity) and of
+a baseline run (candidates done, ETA)."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
-from request_dse.results import TrialRecord, candidate_label
-from request_dse.text import duration, fmt
+from request_dse.results import TrialRecord, TrialResult, candidate_label
+from request_dse.text import duration, fmt, headline, plural
 
 if TYPE_CHECKING:
     from request_dse.search import SearchView
+
+
+def bar_line(done: int, total: int, elapsed_s: float, counts: Sequence[tuple[str, object]], *,
+             done_before: int = 0) -> str:
+    """``[####......] 12/40 | ETA 1m30s | ok 11 | failed 1 | 1m02s``: the line `tune` and
+    `baseline` redraw. ``done_before`` of the ``done`` were finished by an earlier run; the
+    ETA is the pace of this run applied to what is left."""
+    remaining = max(0, total - done)
+    pace = done - done_before
+    eta = f"ETA {duration(elapsed_s / pace * remaining)}" if pace > 0 and remaining else "ETA --" if remaining else "done"
+    width = 20
+    filled = int(width * min(done, total) / total) if total else width
+    parts = [f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", eta, *(f"{k} {v}" for k, v in counts)]
+    parts.append(duration(elapsed_s))
+    return " | ".join(parts)
 
 
 class Progress:
@@ -22,6 +39,7 @@ class Progress:
         self.every_s = every_s
         self._last = 0.0
         self._front = 0
+        self._done_before = 0
 
     def _front_size(self, search: SearchView) -> int:
         front, _, _ = search.front()
@@ -29,32 +47,25 @@ class Progress:
 
     def status_line(self, search: SearchView) -> str:
         c = search.counters
-        done, budget = c.measured, search.budget
-        elapsed = search.elapsed()
-        remaining = max(0, budget - done)
-        eta = f"ETA {duration(elapsed / done * remaining)}" if done and remaining else "ETA --" if remaining else "done"
         activity = search.executor.activity()
-        measuring = ", ".join(f"{k} {v}" for k, v in (activity.measuring or {}).items())
-        width = 20
-        filled = int(width * min(done, budget) / budget) if budget else width
-        bar = "#" * filled + "." * (width - filled)
-        parts = [f"[{bar}] {done}/{budget}", eta, f"front {self._front}", f"ok {c.ok}", f"failed {c.failed}"]
+        counts = [("front", self._front), ("ok", c.ok), ("failed", c.failed)]
         if c.cached:
-            parts.append(f"cached {c.cached}")
-        parts.append(f"building {activity.building}")
+            counts.append(("cached", c.cached))
+        counts.append(("building", activity.building))
+        measuring = ", ".join(f"{k} {v}" for k, v in (activity.measuring or {}).items())
         if measuring:
-            parts.append(f"measuring {measuring}")
-        parts.append(duration(elapsed))
-        return " | ".join(parts)
+            counts.append(("measuring", measuring))
+        return bar_line(c.measured, search.budget, search.elapsed(), counts, done_before=self._done_before)
 
     def on_start(self, search: SearchView) -> None:
         plan = search.plan
         count = plan.space.count()
-        size = "continuous" if count == float("inf") else f"{count:,.0f} candidates"
-        done = search.counters.measured
+        size = "a continuous space" if count == float("inf") else \
+            f"a space of {plural(int(count), 'candidate')}" if count < 1e6 else f"a space of {count:,.0f} candidates"
+        done = self._done_before = search.counters.measured
         resumed = f", resuming at {done} done" if done else ""
         self._front = self._front_size(search)
-        print(f"study {plan.name}: {plan.study.trials} trials of a {size} space, sampler "
+        print(f"study {plan.name}: {plural(plan.study.trials, 'trial')} of {size}, sampler "
               f"{plan.study.sampler.name} (seed {plan.study.sampler.seed}), executor "
               f"{search.executor.name}{resumed}", file=self.stream, flush=True)
 
@@ -63,7 +74,7 @@ class Progress:
         if not self.tty:
             names = search.plan.study.metric_names
             shown = " ".join(f"{m}={fmt(record.metrics.get(m), m)}" for m in names) if record.metrics else ""
-            note = f" ({record.error.splitlines()[0][:100]})" if record.error else ""
+            note = f" ({headline(record.error, 100)})" if record.error else ""
             print(f"trial {record.number:3d} {record.status:13s} {shown} {candidate_label(record.params)}{note}",
                   file=self.stream, flush=True)
         self.on_tick(search, force=True)
@@ -82,3 +93,45 @@ class Progress:
     def on_end(self, search: SearchView) -> None:
         if self.tty:
             print("\r\033[K" + self.status_line(search), file=self.stream, flush=True)
+
+
+class BatchProgress:
+    """The progress of a fixed list of candidates (``baseline``): one line per finished candidate
+    on stdout, and the bar with its ETA -- redrawn on a terminal, printed after each line elsewhere."""
+
+    def __init__(self, stream: IO[str] | None = None, out: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.out = out or sys.stdout
+        self.tty = self.stream.isatty()
+        self.total = self.earlier = self.ok = self.failed = 0
+        self.started = time.monotonic()
+
+    def start(self, to_measure: int, earlier: int) -> None:
+        self.total, self.earlier = to_measure + earlier, earlier
+        self.started = time.monotonic()
+        if to_measure:
+            self._bar()
+
+    def result(self, label: str, result: TrialResult) -> None:
+        if result.ok:
+            self.ok += 1
+            shown = (f"p90 {result.metrics.get('latency_p90_ms', float('nan')):.4g} ms, "
+                     f"top-1 {result.metrics.get('accuracy_top1', float('nan')):.4f}")
+        else:
+            self.failed += 1
+            shown = headline(result.error, 100)
+        if self.tty:
+            print("\r\033[K", end="", file=self.stream, flush=True)
+        done = self.earlier + self.ok + self.failed
+        print(f"  [{done}/{self.total}] {label}: {result.status} {shown}".rstrip(), file=self.out, flush=True)
+        self._bar()
+
+    def _bar(self) -> None:
+        done = self.earlier + self.ok + self.failed
+        counts = [("earlier", self.earlier)] if self.earlier else []
+        line = bar_line(done, self.total, time.monotonic() - self.started,
+                        [*counts, ("ok", self.ok), ("failed", self.failed)], done_before=self.earlier)
+        if self.tty:
+            print("\r\033[K" + line, end="" if done < self.total else "\n", file=self.stream, flush=True)
+        else:
+            print("  " + line, file=self.stream, flush=True)

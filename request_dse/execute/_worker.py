@@ -97,13 +97,29 @@ HINTS = {"SIGILL": "illegal instruction: the code uses an instruction this CPU d
 
 
 def summarize_exception(exc: BaseException) -> str:
-    """The exception's type and message, plus the innermost frames (full text goes to the log)."""
+    """The cause first, then where: ``Class: first line of the message (at the innermost
+    frames)``, then the rest of a multi-line message (the full text goes to the log).
+
+    The first line is what the progress line and the report show, so it is the message's first
+    line that is not part of a traceback (native libraries put their own traceback first).
+    """
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
     where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
     message = str(exc).strip()
     if len(message) > 2000:
         message = message[:1000] + " ... " + message[-900:]
-    return f"{type(exc).__name__}: {message}" + (f" (at {where})" if where else "")
+    lines = message.splitlines()
+    first = next((i for i, line in enumerate(lines) if not _is_traceback_line(line)), 0)
+    head = lines[first].strip() if lines else ""
+    rest = "\n".join(lines[:first] + lines[first + 1:]).strip()
+    cause = f"{type(exc).__name__}: {head}" if head else type(exc).__name__
+    return cause + (f" (at {where})" if where else "") + (f"\n{rest}" if rest else "")
+
+
+def _is_traceback_line(line: str) -> bool:
+    text = line.strip()
+    return (not text or line[:1].isspace() or text.startswith(("Traceback (most recent call last)", "File \""))
+            or text.split(":", 1)[0].isdigit())
 
 
 def _die_with_parent() -> None:

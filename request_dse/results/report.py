@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from request_dse.results.fronts import study_front
 from request_dse.results.records import TrialRecord
-from request_dse.text import fmt, table
+from request_dse.text import fmt, headline, plural, table
 
 if TYPE_CHECKING:
     from request_dse.study import Plan
@@ -92,7 +92,7 @@ def trials_table(plan: Plan, shown: Sequence[TrialRecord]) -> str:
     names = list(plan.study.metric_names)
     rows = []
     for r in shown:
-        note = r.error.splitlines()[0][:70] if r.error else ("cached" if r.cached else "")
+        note = headline(r.error, 70) if r.error else ("cached" if r.cached else "")
         rows.append([r.number, r.status, *[fmt(r.metrics.get(m), m) for m in names], candidate_label(r.params), note])
     return table(["trial", "status", *names, "candidate", "note"], rows, align="rl" + "r" * len(names) + "ll")
 
@@ -106,7 +106,7 @@ def render_text(plan: Plan, all_records: Sequence[TrialRecord]) -> str:
     lines = [f"study {plan.name}: {len(measured)}/{plan.study.trials} trials ({counts or 'none'}) on "
              f"{plan.target_spec.name}, workload {plan.workload.name}", "",
              trials_table(plan, measured), "",
-             f"Pareto front: {len(front)} trial(s); hypervolume {report['hypervolume']:.6g} (reference {ref})"]
+             f"Pareto front: {plural(len(front), 'trial')}; hypervolume {report['hypervolume']:.6g} (reference {ref})"]
     if front:
         lines += ["", pareto_table(plan, front)]
     return "\n".join(lines)
