@@ -8,7 +8,6 @@ suggestion when one is close), never dropped.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from request_dse.errors import ConfigError
+from request_dse.text import did_you_mean
 
 REQUIRED: Any = object()
 
@@ -152,7 +152,8 @@ class Choice(Spec):
 
     def check(self, value: Any, ctx: Ctx) -> Any:
         if isinstance(value, (list, dict)) or value not in self.values:
-            raise self.fail(value, ctx)
+            names = [v for v in self.values if isinstance(v, str)]
+            raise ctx.error(f"must be {self.expected}; got {describe(value)}{did_you_mean(value, names)}")
         return value
 
 
@@ -249,9 +250,7 @@ class Record(Spec):
 
 def unknown_key_rule(key: str, allowed: Sequence[str] | Mapping[str, Any]) -> str:
     names = sorted(allowed)
-    close = difflib.get_close_matches(key, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown key (allowed: {', '.join(names)}){hint}"
+    return f"unknown key (allowed: {', '.join(names)}){did_you_mean(key, names)}"
 
 
 @dataclass(frozen=True)

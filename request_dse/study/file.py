@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -37,13 +38,15 @@ from request_dse.study.records import (
     Study,
     TrackingConfig,
 )
-from request_dse.workloads import WorkloadRef
+from request_dse.text import did_you_mean
+from request_dse.workloads import ZOO, WorkloadRef, workload_refusal
 from request_dse.yamlfile import load_yaml
 
 
 def _metric(value: Any, ctx: Ctx) -> str:
     if not isinstance(value, str) or value not in METRICS:
-        raise ctx.error(f"must be a known metric ({', '.join(sorted(METRICS))}); got {describe(value)}")
+        raise ctx.error(f"must be a known metric ({', '.join(sorted(METRICS))}); got {describe(value)}"
+                        f"{did_you_mean(value, METRICS)}")
     return value
 
 
@@ -70,8 +73,13 @@ def _metric_constraint(value: Any, ctx: Ctx) -> MetricConstraint:
 
 
 def _workload(value: Any, ctx: Ctx) -> Any:
-    if isinstance(value, str):
-        return Str(pattern=r"[a-z][a-z0-9_-]*", hint="a zoo workload name").check(value, ctx)
+    if isinstance(value, str) and value in ZOO:
+        return value
+    if not isinstance(value, Mapping):
+        raise ctx.error(workload_refusal(value))
+    if "onnx" in value and "data" not in value:
+        raise ctx.at("data").error("is required: an .npz file holding `inputs` (samples shaped like the model's "
+                                   "input) and optionally `labels` (see docs/workloads.md)")
     return Record({
         "name": Field(Str(pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*", hint="a name of letters, digits, . _ -")),
         "onnx": Field(Str()),
@@ -146,7 +154,7 @@ def load_study(path: str | Path) -> Study:
     doc = validate(load_yaml(path), _STUDY, source)
     ctx = Ctx(source)
     base = path.resolve().parent
-    workload = _workload_ref(doc["workload"], base)
+    workload = _workload_ref(doc["workload"], base, ctx.at("workload"))
     measure = MeasureConfig(**{k: v for k, v in doc["measure"].items() if v is not None and k != "early_stop"}
                             if doc["measure"] else {})
     if doc["measure"] and doc["measure"].get("early_stop"):
@@ -187,9 +195,19 @@ def load_study(path: str | Path) -> Study:
     )
 
 
-def _workload_ref(value: Any, base: Path) -> WorkloadRef:
+def _workload_ref(value: Any, base: Path, ctx: Ctx) -> WorkloadRef:
     if isinstance(value, str):
         return WorkloadRef(value)
-    onnx, data = Path(value["onnx"]), Path(value["data"])
-    return WorkloadRef(value["name"], onnx if onnx.is_absolute() else base / onnx,
-                       data if data.is_absolute() else base / data, tuple(value["precisions"]))
+    onnx, data = (_user_file(value[key], base, ctx.at(key)) for key in ("onnx", "data"))
+    return WorkloadRef(value["name"], onnx, data, tuple(value["precisions"]))
+
+
+def _user_file(value: str, base: Path, ctx: Ctx) -> Path:
+    """A path of the study file, relative to the study's folder, that must name a file."""
+    path = Path(os.path.normpath(base / os.path.expanduser(value)))
+    where = "" if Path(value).is_absolute() else f" ({value!r} is read from the study's folder)"
+    if path.is_dir():
+        raise ctx.error(f"is a folder, not a file: {path}{where}")
+    if not path.is_file():
+        raise ctx.error(f"file not found: {path}{where}")
+    return path

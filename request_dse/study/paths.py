@@ -7,6 +7,7 @@ from pathlib import Path
 
 from request_dse.fields import Ctx
 from request_dse.study.records import Study
+from request_dse.text import did_you_mean
 
 #: The repository checkout this package runs from (an editable install).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,5 +56,5 @@ def find_file(kind: str, name: str, study: Study, ctx: Ctx, what: str, fallback:
     if path is None:
         known = available_names(kind, study.source.resolve().parent)
         raise ctx.error(f"no {what} named {name!r} (looked in {kind}/ next to the study, on REQUEST_DSE_PATH and "
-                        f"in the repository; available: {', '.join(known) or 'none'})")
+                        f"in the repository; available: {', '.join(known) or 'none'}){did_you_mean(name, known)}")
     return path
