@@ -44,7 +44,8 @@ def prune(max_mb: float | None) -> None:
     """Evict least recently used entries until the cache fits (entries used in the last ten
     minutes are kept)."""
     from request_dse.cachedir import cache_root, prune as do_prune
+    from request_dse.text import plural
 
     done = do_prune(cache_root(), None if max_mb is None else int(max_mb * (1 << 20)))
-    click.echo(f"evicted {done.entries} entries ({_mb(done.bytes_freed)}); "
+    click.echo(f"evicted {plural(done.entries, 'entry')} ({_mb(done.bytes_freed)}); "
                f"{_mb(done.bytes_before - done.bytes_freed)} left, limit {_mb(done.limit)}")

@@ -20,7 +20,7 @@ def command(study_a: Path, study_b: Path) -> int:
     from request_dse.results import candidate_label
     from request_dse.search import load_existing, records
     from request_dse.study import load_plan
-    from request_dse.text import fmt, table
+    from request_dse.text import fmt, plural, table
     from request_dse.tracking.compare import compare
 
     plans = [load_plan(study_a), load_plan(study_b)]
@@ -32,7 +32,7 @@ def command(study_a: Path, study_b: Path) -> int:
     click.echo(f"shared reference point: {ref}\n")
     for side, other in ((result.a, result.b), (result.b, result.a)):
         beaten = sum(bool(v) for v in side.dominated_by.values())
-        click.echo(f"{side.name}: {len(side.front)} trials on the front, hypervolume {side.hypervolume:.6g}; "
+        click.echo(f"{side.name}: {plural(len(side.front), 'trial')} on the front, hypervolume {side.hypervolume:.6g}; "
                    f"{beaten} dominated by {other.name}")
         rows = [[r.number, *[fmt(r.metrics.get(m), m) for m in names],
                  ", ".join(str(n) for n in side.dominated_by[r.number]) or "-", candidate_label(r.params)]

@@ -26,6 +26,7 @@ def command(study: Path, output: Path, keep_infeasible: bool) -> int:
     from request_dse.results import rows_from_records, write_table
     from request_dse.search import load_existing, records
     from request_dse.study import load_plan
+    from request_dse.text import plural
 
     plan = load_plan(study)
     all_records = records(load_existing(plan.storage_url, plan.name))
@@ -34,5 +35,5 @@ def command(study: Path, output: Path, keep_infeasible: bool) -> int:
     n = write_table(rows, output)
     if str(output) != "-":
         ok = sum(r.status == "ok" for r in rows)
-        click.echo(f"{output}: {n} candidates ({ok} ok, {n - ok} failed or infeasible) from study {plan.name}")
+        click.echo(f"{output}: {plural(n, 'candidate')} ({ok} ok, {n - ok} failed or infeasible) from study {plan.name}")
     return 0

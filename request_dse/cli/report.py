@@ -23,6 +23,7 @@ def command(study: Path, as_json: bool, include_skipped: bool) -> int:
     from request_dse.search import load_existing, records
     from request_dse.study import load_plan
     from request_dse.submission.emit import confirmed_report, confirmed_table
+    from request_dse.text import plural
 
     plan = load_plan(study)
     optuna_study = load_existing(plan.storage_url, plan.name)
@@ -36,7 +37,7 @@ def command(study: Path, as_json: bool, include_skipped: bool) -> int:
     else:
         click.echo(render_text(plan, all_records))
         if confirmed is not None and confirmed.front:
-            click.echo(f"\nConfirmed Pareto set ({len(confirmed.front)} entries; 95% intervals; ties: intervals "
-                       "overlap):")
+            click.echo(f"\nConfirmed Pareto set ({plural(len(confirmed.front), 'entry')}; 95% intervals; ties: "
+                       "intervals overlap):")
             click.echo(confirmed_table(plan, confirmed))
     return 0 if report["pareto"] else 3

@@ -14,7 +14,7 @@ from request_dse.cli._common import study_argument
 def command(study: Path) -> int:
     """Print every dimension of STUDY, its domain and condition, and the number of candidates."""
     from request_dse.study import load_plan
-    from request_dse.text import table
+    from request_dse.text import plural, table
 
     plan = load_plan(study)
     space = plan.space
@@ -29,6 +29,7 @@ def command(study: Path) -> int:
         for note in plan.notes:
             click.echo(f"  {note}")
     count = space.count()
-    size = "infinitely many (continuous dimensions)" if count == float("inf") else f"{count:,.0f}"
-    click.echo(f"\n{size} distinct candidates; budget {plan.study.trials} trials")
+    size = "infinitely many distinct candidates (continuous dimensions)" if count == float("inf") else \
+        f"{count:,.0f} distinct {'candidate' if count == 1 else 'candidates'}"
+    click.echo(f"\n{size}; budget {plural(plan.study.trials, 'trial')}")
     return 0

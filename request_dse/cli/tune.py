@@ -33,6 +33,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     from request_dse.results import ResultsCache, pareto_table
     from request_dse.search import Search
     from request_dse.study import load_plan
+    from request_dse.text import plural
 
     plan = load_plan(study)
     changes = {}
@@ -74,22 +75,23 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     front, _, hv = search.front()
     c = search.counters
     early = f", {c.dominated_early} stopped early (dominated)" if c.dominated_early else ""
-    click.echo(f"\n{plan.name}: {c.measured} trials measured ({c.ok} ok, {c.failed} failed, "
-               f"{c.measured - c.ok - c.failed - c.dominated_early} infeasible{early}), {c.skipped} proposals skipped; "
+    click.echo(f"\n{plan.name}: {plural(c.measured, 'trial')} measured ({c.ok} ok, {c.failed} failed, "
+               f"{c.measured - c.ok - c.failed - c.dominated_early} infeasible{early}), "
+               f"{plural(c.skipped, 'proposal')} skipped; "
                f"{search.stop_reason or 'done'}")
     if not front:
         raise NothingMeasured(f"study {plan.name}: no trial succeeded; see `request-dse report {study}`")
-    click.echo(f"Pareto front ({len(front)} trials, hypervolume {hv:.6g}):")
+    click.echo(f"Pareto front ({plural(len(front), 'trial')}, hypervolume {hv:.6g}):")
     click.echo(pareto_table(plan, front))
     if outcome is not None:
         from request_dse.submission.emit import confirmed_table
 
         if outcome.front:
             click.echo(f"\n{'Confirmed' if outcome.enabled else 'Emitted (unconfirmed)'} Pareto set "
-                       f"({len(outcome.front)} entries; 95% intervals; ties: intervals overlap):")
+                       f"({plural(len(outcome.front), 'entry')}; 95% intervals; ties: intervals overlap):")
             click.echo(confirmed_table(plan, outcome))
         if bundles:
-            click.echo(f"{len(bundles)} submission bundle(s) in {bundles[0].parent}")
+            click.echo(f"{plural(len(bundles), 'submission bundle')} in {bundles[0].parent}")
     return 0
 
 

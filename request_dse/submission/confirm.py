@@ -47,6 +47,7 @@ from request_dse.submission.confirmed import (
     stored,
     violated,
 )
+from request_dse.text import plural
 
 
 class ConfirmPhase:
@@ -81,8 +82,8 @@ class ConfirmPhase:
                 outcome.front = sorted(front, key=lambda p: p.record.number)
                 outcome.dropped = dropped
                 return outcome
-            self.echo(f"confirming {len(todo)} candidate(s) within noise of the front: "
-                      f"{self.repeats} fresh session(s) each")
+            self.echo(f"confirming {plural(len(todo), 'candidate')} within noise of the front: "
+                      f"{plural(self.repeats, 'fresh session')} each")
             for c in self.measure(todo):
                 confirmations[c.hash] = c
                 outcome.confirmed.append(c)

@@ -14,7 +14,7 @@ from tests.submission.conftest import run_cli
 def test_tune_confirms_and_emits_a_bundle_per_pareto_point(tuned) -> None:  # type: ignore[no-untyped-def]
     study, result, bundles = tuned
     assert "Confirmed Pareto set" in result.out
-    assert f"{len(bundles)} submission bundle(s) in" in result.out
+    assert (f"{len(bundles)} submission bundles in" if len(bundles) > 1 else "1 submission bundle in") in result.out
     for path in bundles:
         b = read_bundle(path)
         assert b.kind == "study" and b.study == "sub" and b.confirmed
