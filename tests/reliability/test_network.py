@@ -56,6 +56,7 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
 def test_mlflow_ui_binds_loopback(tmp_path: Path) -> None:
     port = _free_port()
     (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mlflow" / "mlflow.db").touch()
     exe = str(Path(sys.executable).with_name("request-dse"))
     proc = _start([exe, "ui", "--port", str(port)], cwd=tmp_path)
     try:
@@ -81,6 +82,8 @@ def test_shared_tracking_server_script_binds_loopback(tmp_path: Path) -> None:
 def test_a_public_bind_says_what_it_exposes(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Started with --host 0.0.0.0, the UI warns before it serves (here: mlflow is missing)."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mlflow" / "mlflow.db").touch()
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     result = cli("ui", "--host", "0.0.0.0", "--port", str(_free_port()))

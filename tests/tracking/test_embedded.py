@@ -40,14 +40,17 @@ def test_default_store_is_sqlite_under_the_project_mlflow_folder(cli, write_stud
 @pytest.mark.slow
 def test_ui_serves_the_embedded_store_on_localhost(tmp_path: Path) -> None:
     (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mlflow" / "mlflow.db").touch()  # an empty SQLite database: the store of a project
     port = free_port()
     exe = Path(sys.executable).with_name("request-dse")
     proc = subprocess.Popen([str(exe), "ui", "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
         url = f"http://127.0.0.1:{port}"
+        line = proc.stdout.readline()
+        while line and url not in line:  # the server's own output comes first
+            line = proc.stdout.readline()
         assert url in line and f"sqlite:///{tmp_path.resolve() / 'mlflow' / 'mlflow.db'}" in line
         deadline = time.monotonic() + 240
         while not healthy(url):
