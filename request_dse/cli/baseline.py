@@ -18,25 +18,45 @@ import click
 @click.option("--min-runs", type=click.IntRange(min=1), help="Timed runs per session at least (default 64).")
 @click.option("--min-time-s", type=click.FloatRange(min=0), help="Seconds of timed runs per session at least (default 0.2).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of the bundles (default: submissions/baseline-<workload>-<target>/).")
+              help="Folder of the bundles (default: submissions/baseline-<workload>-<target>/ here); a bundle "
+                   "of the same name in it is replaced, other files are left alone.")
 @click.option("--executor", type=click.Choice(["inline", "local", "ray"]), help="Executor (default: local).")
+@click.option("--fresh", is_flag=True, help="Forget what an earlier run of this command measured; measure everything again.")
 def command(workload: str, target: str, backends: tuple[str, ...], models: tuple[str, ...],
             precisions: tuple[str, ...], repeats: int | None, min_runs: int | None, min_time_s: float | None,
-            out: Path | None, executor: str | None) -> int:
+            out: Path | None, executor: str | None, fresh: bool) -> int:
     """Measure each available backend with its default flags (ONNX Runtime defaults, TVM's
     default pipeline untuned, PyTorch eager) on each zoo model and precision, and write every
     success as a submission bundle marked `baseline`.
 
-    Exit code 3 when no baseline succeeded.
+    \b
+    Uses:   targets/<target>.yaml, backends/<name>.yaml (each backend's default flags),
+            the zoo models, the shared cache ($REQUEST_DSE_CACHE).
+    Writes: one bundle per success, <backend>-<model>-<precision>/, in --out;
+            its work files in .request-dse/baseline-<workload>-<target>/ here.
+
+    It prints how many candidates it will measure before it starts (every backend x model x
+    precision: 175 on this project's defaults, about 12 minutes on two cores; --backend,
+    --model and --precision narrow it), then one line per candidate and a progress line with
+    an ETA. What is measured is kept as it comes in: after Ctrl-C, the same command continues
+    where it stopped (--fresh starts over). Exit code 3 when no baseline succeeded.
     """
+    from request_dse.cli._progress import BatchProgress
     from request_dse.submission.baseline import run_baselines
+    from request_dse.text import headline, plural
 
     measure = {k: v for k, v in (("repeats", repeats), ("min_runs", min_runs), ("min_time_s", min_time_s))
                if v is not None}
-    run = run_baselines(workload, target, backends=backends, models=models, precisions=precisions, measure=measure,
-                        out=out, executor=executor, echo=click.echo)
+    try:
+        run = run_baselines(workload, target, backends=backends, models=models, precisions=precisions,
+                            measure=measure, out=out, executor=executor, echo=click.echo, progress=BatchProgress(),
+                            fresh=fresh)
+    except KeyboardInterrupt:
+        click.echo("\nrequest-dse: interrupted; what was measured is kept: run the same command to continue",
+                   err=True)
+        return 130
     for label, status, error in run.failed:
-        click.echo(f"failed: {label}: {status}: {error.splitlines()[0][:160] if error else ''}")
+        click.echo(f"failed: {label}: {status}: {headline(error, 160)}")
     if run.bundles:
-        click.echo(f"{len(run.bundles)} baseline bundle(s) in {run.bundles[0].parent}")
+        click.echo(f"{plural(len(run.bundles), 'baseline bundle')} in {run.bundles[0].parent}")
     return 0 if run.bundles else 3

@@ -4,17 +4,19 @@ ONNX Runtime with its defaults, TVM with its default pipeline and no tuning, PyT
 defaults of each backend's catalog (``backends/<name>.yaml``), overridden only where a backend
 class declares ``baseline_flags``. Each candidate is built and measured through an executor
 like any trial (builds in worker processes, measurements exclusive per target), and every one
-that succeeds becomes a bundle of kind ``baseline``.
+that succeeds becomes a bundle of kind ``baseline``. What is measured is kept as it comes in, so
+running the same command again after Ctrl-C (or a crash) measures only what is left.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -24,12 +26,14 @@ from request_dse.errors import UserError
 from request_dse.evaluate import TrialJob, make_job, metric_intervals
 from request_dse.execute import make_executor, run_jobs
 from request_dse.results import TrialResult, candidate_label, load_samples
-from request_dse.study import Plan, compatible, find_data_file, load_plan
+from request_dse.study import Plan, available_names, compatible, find_data_file, load_plan
 from request_dse.submission import system
+from request_dse.submission.baseline_journal import BaselineJournal
 from request_dse.submission.emit import display
 from request_dse.submission.entries import make_entry
 from request_dse.submission.writer import write_bundle
 from request_dse.targets import TargetSpec, load_target, make_target, option_specs
+from request_dse.text import did_you_mean, plural
 from request_dse.workloads import ZOO
 
 #: Backends that exist to test request-dse itself never make baselines.
@@ -49,7 +53,8 @@ def baseline_backends(target_spec: TargetSpec, wanted: Sequence[str] = ()) -> tu
     found = {name: cls for name, cls in backends().items() if not cls.__module__.startswith(TESTING_PREFIX)}
     unknown = [w for w in wanted if w not in found]
     if unknown:
-        raise UserError(f"--backend: unknown backend {unknown[0]!r} (known: {', '.join(found)})")
+        raise UserError(f"--backend: unknown backend {unknown[0]!r} (known: {', '.join(found)})"
+                        f"{did_you_mean(unknown[0], found)}")
     target = make_target(target_spec)
     usable, skipped = [], []
     for name in found:
@@ -96,17 +101,33 @@ def command_line(workload: str, target: str, backends: Sequence[str], models: Se
     return shlex.join(parts)
 
 
+class BaselineProgress(Protocol):
+    """What a caller is told as a baseline run goes (the command line draws its progress line)."""
+
+    def start(self, to_measure: int, earlier: int) -> None: ...
+
+    def result(self, label: str, result: TrialResult) -> None: ...
+
+
 def run_baselines(workload: str, target: str, *, backends: Sequence[str] = (), models: Sequence[str] = (),
                   precisions: Sequence[str] = (), measure: dict[str, Any] | None = None, out: Path | None = None,
-                  executor: str | None = None, echo: Callable[[str], None] | None = None) -> BaselineRun:
+                  executor: str | None = None, echo: Callable[[str], None] | None = None,
+                  progress: BaselineProgress | None = None, fresh: bool = False) -> BaselineRun:
+    """Measure every matching candidate and write each success as a bundle in ``out``.
+
+    What was measured is kept in the work dir as it comes in (:mod:`baseline_journal`): the
+    same command run again measures only what is left, unless ``fresh``.
+    """
     echo = echo or (lambda _: None)
     measure = dict(measure or {})
     if workload not in ZOO:
-        raise UserError(f"--workload: baselines are measured on zoo workloads ({', '.join(ZOO)}); got {workload!r}")
+        raise UserError(f"--workload: baselines are measured on zoo workloads ({', '.join(ZOO)}); got {workload!r}"
+                        f"{did_you_mean(workload, ZOO)}")
     target_path = find_data_file("targets", target, Path.cwd())
     if target_path is None:
+        known = available_names("targets", Path.cwd())
         raise UserError(f"--target: no target named {target!r} (looked in targets/ here, on REQUEST_DSE_PATH and in "
-                        "the repository)")
+                        f"the repository; available: {', '.join(known) or 'none'}){did_you_mean(target, known)}")
     spec = load_target(target_path, option_specs(), expected_name=target_path.stem)
     usable, skipped = baseline_backends(spec, backends)
     run = BaselineRun(skipped_backends=skipped)
@@ -122,33 +143,49 @@ def run_baselines(workload: str, target: str, *, backends: Sequence[str] = (), m
     candidates = [c for c in plan.space.enumerate() if _wanted(plan, c, models, precisions)]
     if not candidates:
         raise UserError("no zoo model and precision matches --model / --precision")
-    echo(f"{len(candidates)} baseline candidate(s): {', '.join(usable)} x "
-         f"{len({_model_id(plan, c) for c in candidates})} model/precision pair(s) on {spec.name}")
-    out = out or Path.cwd() / "submissions" / f"baseline-{workload}-{spec.name}"
+    echo(f"{plural(len(candidates), 'baseline candidate')}: {', '.join(usable)} x "
+         f"{plural(len({_model_id(plan, c) for c in candidates}), 'model/precision pair')} on {spec.name}")
+    out = (out or Path.cwd() / "submissions" / f"baseline-{workload}-{spec.name}").resolve()
     rebuild = command_line(workload, target, backends, models, precisions, measure)
-    runner = make_executor(plan, executor)
-    jobs = [make_job(plan, i, c) for i, c in enumerate(candidates)]
-    done: list[int] = []
-
-    def show(job: TrialJob, result: TrialResult) -> None:
-        done.append(job.number)
-        label = f"{job.candidate['framework']} {_model_id(plan, job.candidate)}"
-        shown = (f"p90 {result.metrics.get('latency_p90_ms', float('nan')):.4g} ms, "
-                 f"top-1 {result.metrics.get('accuracy_top1', float('nan')):.4f}") if result.ok \
-            else (result.error.splitlines()[0][:100] if result.error else "")
-        echo(f"  [{len(done)}/{len(jobs)}] {label}: {result.status} {shown}")
-
-    try:
-        results = run_jobs(runner, jobs, show)
-    finally:
-        runner.shutdown()
-    for job, result in sorted(results, key=lambda jr: jr[0].number):
+    journal = BaselineJournal(work, [rebuild, str(out), json.dumps(sysinfo.versions(), sort_keys=True)])
+    if fresh:
+        journal.forget()
+    earlier = journal.load(candidates)
+    if earlier:
+        echo(f"{plural(len(earlier), 'candidate')} measured by an earlier run of this command (kept in "
+             f"{display(journal.path)}; --fresh measures them again); "
+             f"{len(candidates) - len(earlier) or 'nothing'} left to measure")
+    jobs = [make_job(plan, i, c) for i, c in enumerate(candidates) if i not in earlier]
+    results = {job.number: (job, result) for job, result in _measure(plan, jobs, executor, journal, progress,
+                                                                    len(earlier))}
+    results.update({i: (make_job(plan, i, candidates[i]), result) for i, result in earlier.items()})
+    for number in sorted(results):
+        job, result = results[number]
         label = f"{job.candidate['framework']} {_model_id(plan, job.candidate)}"
         if not result.ok:
             run.failed.append((label, result.status, result.error))
             continue
         run.bundles.append(_write(plan, job, result, out, rebuild))
     return run
+
+
+def _measure(plan: Plan, jobs: list[TrialJob], executor: str | None, journal: BaselineJournal,
+             progress: BaselineProgress | None, earlier: int) -> list[tuple[TrialJob, TrialResult]]:
+    if progress is not None:
+        progress.start(len(jobs), earlier)
+    if not jobs:
+        return []
+    runner = make_executor(plan, executor)
+
+    def finished(job: TrialJob, result: TrialResult) -> None:
+        journal.record(job.number, result)
+        if progress is not None:
+            progress.result(f"{job.candidate['framework']} {_model_id(plan, job.candidate)}", result)
+
+    try:
+        return run_jobs(runner, jobs, finished)
+    finally:
+        runner.shutdown()
 
 
 def _model_id(plan: Any, candidate: Any) -> str:

@@ -81,3 +81,61 @@ def test_scoreboard_draws_study_entries_and_baselines(tuned, baselines, tmp_path
             assert read_bundle(path).id in html
     assert "baseline (onnxruntime)" in html and "baseline (tvm)" in html
     assert json.loads((bundles[0] / "submission.json").read_text())["study"]["name"] in html
+
+
+SMALL = ("baseline", "--workload", "digits", "--backend", "onnxruntime", "--model", "mobilenet-w0.25-r4",
+         "--model", "mobilenet-w0.25-r6", "--model", "mobilenet-w0.25-r8", "--precision", "fp32", *FAST)
+
+
+def _interrupted_after_first(cwd: Path) -> tuple[int, str, str]:
+    """Run the small baseline in a child and press Ctrl-C once its first candidate is done."""
+    import signal
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("request-dse")
+    proc = subprocess.Popen([str(exe), *SMALL], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("  [1/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, err = proc.communicate(timeout=120)
+    return proc.returncode, "".join(lines) + rest, err
+
+
+def test_an_interrupted_baseline_continues_where_it_stopped(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    code, out, err = _interrupted_after_first(tmp_path)
+    assert code == 130, (out, err)
+    assert out.startswith("3 baseline candidates: onnxruntime x 3 model/precision pairs on local-cpu\n"), out
+    assert "run the same command to continue" in err and "Traceback" not in err
+    first = re.findall(r"^  \[\d/3\] (\S+ \S+): ok", out, re.M)
+    assert first, out
+
+    monkeypatch.chdir(tmp_path)
+    again = run_cli(*SMALL)
+    assert again.code == 0, again
+    kept = int(re.search(r"^(\d) candidates? measured by an earlier run", again.out, re.M).group(1))  # type: ignore[union-attr]
+    assert kept >= len(first)
+    measured = re.findall(r"^  \[(\d)/3\] (\S+ \S+): ok", again.out, re.M)
+    assert len(measured) == 3 - kept and not {label for _, label in measured} & set(first), again.out
+    assert [int(n) for n, _ in measured] == list(range(kept + 1, 4))
+    assert "ETA" in again.err and f"earlier {kept}" in again.err
+    out_dir = tmp_path / "submissions" / "baseline-digits-local-cpu"
+    names = sorted(p.name for p in out_dir.iterdir() if p.is_dir())
+    assert names == [f"onnxruntime-mobilenet-w0.25-r{r}-fp32" for r in (4, 6, 8)]
+    journal = next((tmp_path / ".request-dse" / "baseline-digits-local-cpu").glob("measured-*.jsonl"))
+    recorded = {json.loads(line)["metrics"]["latency_p90_ms"] for line in journal.read_text().splitlines()}
+    for name in names:  # every bundle holds the figures measured once, the earlier run's included
+        assert read_bundle(out_dir / name).metric("latency_p90_ms") in recorded
+
+    done = run_cli(*SMALL)
+    assert done.code == 0 and "nothing left to measure" in done.out and "  [" not in done.out, done
+    fresh = run_cli(*SMALL, "--fresh")
+    assert fresh.code == 0 and "earlier run" not in fresh.out, fresh
+    assert len(re.findall(r"^  \[\d/3\] ", fresh.out, re.M)) == 3
