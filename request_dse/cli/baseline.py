@@ -18,8 +18,7 @@ import click
 @click.option("--min-runs", type=click.IntRange(min=1), help="Timed runs per session at least (default 64).")
 @click.option("--min-time-s", type=click.FloatRange(min=0), help="Seconds of timed runs per session at least (default 0.2).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of the bundles (default: submissions/baseline-<workload>-<target>/ here); a bundle "
-                   "of the same name in it is replaced, other files are left alone.")
+              help="Folder of the bundles (default: submissions/baseline-<workload>-<target>/ here).")
 @click.option("--executor", type=click.Choice(["inline", "local", "ray"]), help="Executor (default: local).")
 @click.option("--fresh", is_flag=True, help="Forget what an earlier run of this command measured; measure everything again.")
 def command(workload: str, target: str, backends: tuple[str, ...], models: tuple[str, ...],
@@ -32,8 +31,9 @@ def command(workload: str, target: str, backends: tuple[str, ...], models: tuple
     \b
     Uses:   targets/<target>.yaml, backends/<name>.yaml (each backend's default flags),
             the zoo models, the shared cache ($REQUEST_DSE_CACHE).
-    Writes: one bundle per success, <backend>-<model>-<precision>/, in --out;
-            its work files in .request-dse/baseline-<workload>-<target>/ here.
+    Writes: one bundle per success, <backend>-<model>-<precision>/, in --out, replacing a
+            bundle of that name (other files in --out are left alone); its work files and what
+            it measured so far in .request-dse/baseline-<workload>-<target>/ here.
 
     It prints how many candidates it will measure before it starts (every backend x model x
     precision: 175 on this project's defaults, about 12 minutes on two cores; --backend,

@@ -14,8 +14,14 @@ def command(study_a: Path, study_b: Path) -> int:
     """Print both Pareto fronts, their hypervolumes on one shared reference point, which points
     of each front the other dominates, and the MLflow UI link that shows both studies.
 
-    The shared reference point is the studies' own when both set the same one, otherwise the
-    worst value of each objective over both fronts, pushed out by 10% of its range.
+    \b
+    Uses:   the two study files and what `tune` recorded for them (each study's storage in its
+            work dir); the MLflow store they track to, for the link only.
+    Writes: nothing (both studies must have been tuned; neither is changed).
+
+    The studies must optimize the same objectives. The shared reference point is the studies'
+    own when both set the same one, otherwise the worst value of each objective over both
+    fronts, pushed out by 10% of its range.
     """
     from request_dse.results import candidate_label
     from request_dse.search import load_existing, records

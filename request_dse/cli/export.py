@@ -19,6 +19,14 @@ from request_dse.cli._common import study_argument
 def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, executor: str | None) -> int:
     """Write one submission bundle per point of STUDY's Pareto front.
 
+    \b
+    Uses:   the study file and what `tune` recorded (the study's storage in its work dir).
+    Writes: one bundle per front point, NNN-<hash>/, in --out (default: the study's
+            submissions.dir, else submissions/<study>/ in the project); with --archive, each
+            bundle also as <bundle>.tar.gz; confirmations into the study's storage.
+    Replaces: the whole --out folder, which may hold only bundles, their archives and
+            validation files (anything else is refused, and nothing is written).
+
     Candidates within measurement noise of the front that were not confirmed yet (by `tune`)
     are measured again first, in fresh sessions (`confirm.repeats` of the study file).
     Exit code 3 when no trial of the study succeeded.
