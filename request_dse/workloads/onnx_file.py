@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from request_dse.errors import ConfigError
+from request_dse.expr import Expression
 from request_dse.files import cached, sha256_file
-from request_dse.space import Candidate, Dimension
+from request_dse.space import Candidate, Constraint, Dimension
 from request_dse.workloads._base import PreparedModel, Workload
 from request_dse.workloads.quantize import RECIPE, quantize_static, reference_outputs
 
@@ -30,6 +31,7 @@ class _Signature:
     input_name: str
     sample_shape: tuple[int, ...]
     num_classes: int | None
+    fixed_batch: int | None = None  # the batch axis's size when the model fixes it, else None (dynamic)
 
 
 def read_signature(path: Path) -> _Signature:
@@ -57,7 +59,7 @@ def read_signature(path: Path) -> _Signature:
                           f"must be (batch, fixed dims...); got shape {tuple(dims)}")
     out_dims = [d.dim_value if d.HasField("dim_value") else None for d in model.graph.output[0].type.tensor_type.shape.dim]
     classes = out_dims[-1] if len(out_dims) == 2 and out_dims[-1] else None
-    return _Signature(inputs[0].name, tuple(dims[1:]), classes)  # type: ignore[arg-type]
+    return _Signature(inputs[0].name, tuple(dims[1:]), classes, dims[0] or None)  # type: ignore[arg-type]
 
 
 def read_data(path: Path, signature: _Signature) -> tuple[np.ndarray, np.ndarray | None]:
@@ -111,6 +113,14 @@ class OnnxFileWorkload(Workload):
     def dimensions(self) -> Sequence[tuple[Dimension, Any]]:
         return [(Dimension("model.precision", "categorical", self.precisions, origin=f"workload {self.name}"),
                  self.precisions[0])]
+
+    def constraints(self) -> Sequence[Constraint]:
+        batch = self.signature.fixed_batch
+        if batch is None:
+            return ()
+        return (Constraint(Expression.parse(f"batch_size == {batch}"), f"workload {self.name}",
+                           f"{self.onnx_path.name} fixes its batch axis to {batch}: batch_size == {batch} "
+                           "(export the model with a dynamic first axis to try other batch sizes)"),)
 
     def identity(self, candidate: Candidate) -> str:
         return f"{self.name}/{candidate.get('model.precision', 'fp32')}/{self.sha256[:16]}"

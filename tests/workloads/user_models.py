@@ -3,8 +3,8 @@
 - ``scaler_mlp``: what scikit-learn exports for a scaled linear classifier -- an ``ai.onnx.ml``
   Scaler, then MatMul and Add; input float [N, 4], output [N, 3]; labels are its own predictions.
   ONNX Runtime runs it; TVM's ONNX frontend cannot import the Scaler.
-- ``labelless_cnn``: a small CNN with a dynamic batch axis, input float [batch, 1, 16, 16],
-  five outputs, and an .npz of inputs without labels.
+- ``small_cnn``: a small CNN, input float [batch, 1, 16, 16] (a dynamic batch axis unless told
+  otherwise), five outputs, and an .npz of inputs with or without labels.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def scaler_mlp(folder: Path, samples: int = 64) -> tuple[Path, Path]:
     return onnx_path, data_path
 
 
-def labelless_cnn(folder: Path, samples: int = 32) -> tuple[Path, Path]:
+def small_cnn(folder: Path, name: str = "cnn", *, labels: bool = False, batch: str | int = "batch",
+              samples: int = 32) -> tuple[Path, Path]:
+    """A five-class CNN on 16x16 inputs; ``labels`` are its own predictions when asked for."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -53,14 +55,22 @@ def labelless_cnn(folder: Path, samples: int = 32) -> tuple[Path, Path]:
     nodes = [helper.make_node("Conv", ["x", "conv"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["p"]),
              helper.make_node("Flatten", ["p"], ["f"]), helper.make_node("MatMul", ["f", "dense"], ["y"])]
-    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, 16, 16])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 5])],
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 5])],
                               [numpy_helper.from_array(conv, "conv"), numpy_helper.from_array(dense, "dense")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     onnx.checker.check_model(model)
-    onnx_path, data_path = folder / "cnn.onnx", folder / "cnn.npz"
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx_path, data_path = folder / f"{name}.onnx", folder / f"{name}.npz"
     onnx.save(model, str(onnx_path))
+    x = rng.standard_normal((samples, 1, 16, 16)).astype(np.float32)
+    arrays = {"inputs": x}
+    if labels:
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        arrays["labels"] = np.argmax(session.run(None, {"x": x})[0], axis=1)
     with open(data_path, "wb") as f:
-        np.savez(f, inputs=rng.standard_normal((samples, 1, 16, 16)).astype(np.float32))
+        np.savez(f, **arrays)
     return onnx_path, data_path
