@@ -36,7 +36,7 @@ def command(workload: str, target: str, backends: tuple[str, ...], models: tuple
             it measured so far in .request-dse/baseline-<workload>-<target>/ here.
 
     It prints how many candidates it will measure before it starts (every backend x model x
-    precision: 175 on this project's defaults, about 12 minutes on two cores; --backend,
+    precision: 175 on this project's defaults, 12-13 minutes on two idle cores; --backend,
     --model and --precision narrow it), then one line per candidate and a progress line with
     an ETA. What is measured is kept as it comes in: after Ctrl-C, the same command continues
     where it stopped (--fresh starts over). Exit code 3 when no baseline succeeded.
