@@ -23,6 +23,8 @@ ENV = "REQUEST_DSE_UV"
 RESOLVE_TIMEOUT_S = 300.0
 INSTALL_TIMEOUT_S = 1800.0
 MAX_MESSAGE = 600
+#: The package a registry check resolves (small, pure Python, on every index).
+PROBE = "packaging"
 
 
 def binary() -> str | None:
@@ -73,6 +75,21 @@ def version() -> str | None:
         return run(["--version"], timeout=30).strip().removeprefix("uv ").split(" ")[0]
     except EnvError:
         return None
+
+
+def registry() -> tuple[bool, str]:
+    """Whether the installer reaches its registry now (a fresh resolution of one small package,
+    bypassing uv's cache), and what it said."""
+    import time
+
+    started = time.perf_counter()
+    try:
+        out = run(["pip", "compile", "-", "--python", sys.executable, "--no-header", "--no-annotate", "--quiet",
+                   "--refresh-package", PROBE], stdin=f"{PROBE}\n", timeout=60)
+    except EnvError as exc:
+        return False, str(exc)
+    pin = next((line for line in out.splitlines() if line.startswith(f"{PROBE}==")), out.strip())
+    return True, f"resolved {pin} in {time.perf_counter() - started:.1f} s"
 
 
 def resolve(requirements: Sequence[str], python: str = sys.executable) -> str:

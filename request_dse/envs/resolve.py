@@ -6,7 +6,7 @@ backend's own extra requirements, the engine's few worker-side dependencies
 (:data:`ENGINE_REQUIRES`), and the study's ``environment.extra`` pins. The engine's code itself
 is not installed: workers load it from this installation (:mod:`.client`).
 
-Resolutions are cached (``$REQUEST_DSE_CACHE/env-locks/<spec key>.lock``): a study resolves once,
+Resolutions are cached (``$REQUEST_DSE_CACHE/env-locks/<spec key>.txt``): a study resolves once,
 and a resumed or repeated study needs neither the registry nor the installer to know its locks.
 """
 
@@ -86,5 +86,5 @@ def resolve(spec: EnvSpec) -> Lock:
         text = installer.resolve(spec.requirements)
         tmp.write_text(canonical(text, source=f"the resolution of {spec.label}"))
 
-    path = cached(cache_root() / AREA / f"{spec.key}.lock", create)
+    path = cached(cache_root() / AREA / f"{spec.key}.txt", create)
     return Lock(canonical(path.read_text(), source=str(path)), spec.python, spec.label, spec.checks)
