@@ -45,9 +45,8 @@ def message(stderr: str) -> str:
     lines = [re.sub(r"\s+", " ", line).strip() for line in stderr.splitlines()]
     lines = [line for line in lines if line and not line.startswith(("warning:", "Resolved ", "Prepared ",
                                                                      "Installed ", "Using ", "Creating "))]
-    picked = [line for line in lines if line.startswith(("cause:", "hint:", "Caused by:"))] \
-        or [line for line in lines if line.startswith("error:")] or lines[-2:]
-    text = " ".join(re.sub(r"^(error|cause|Caused by):\s*", "", line) for line in picked) or "no message"
+    picked = [line for line in lines if line.startswith(("error:", "cause:", "hint:", "Caused by:"))] or lines[-2:]
+    text = ": ".join(re.sub(r"^(error|cause|Caused by):\s*", "", line).rstrip(".:") for line in picked) or "no message"
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
 
 
@@ -67,6 +66,12 @@ def run(args: Sequence[str], *, timeout: float, stdin: str | None = None) -> str
     if done.returncode != 0:
         raise EnvError(message(done.stderr))
     return done.stdout
+
+
+def settings() -> dict[str, str]:
+    """The installer's configuration in this process's environment variables (``UV_*``,
+    ``$REQUEST_DSE_UV``): what a worker that creates an environment must see as well."""
+    return {k: v for k, v in os.environ.items() if k.startswith("UV_") or k == ENV}
 
 
 def version() -> str | None:

@@ -55,7 +55,7 @@ def canonical(text: str, *, source: str = "lock") -> str:
         pin, *options = line.split()
         match = _PIN.match(pin)
         if match is None:
-            raise EnvError(f"{source}: {pin[:80]!r} is not an exact pin name==version")
+            raise EnvError(f"{source}: {line[:80]!r} is not an exact pin name==version")
         hashes = []
         for option in options:
             found = _HASH.match(option)

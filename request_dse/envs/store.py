@@ -68,9 +68,9 @@ def _record_failure(lock: Lock, message: str) -> None:
 
 
 def ensure(lock: Lock) -> tuple[Environment, float]:
-    """The environment of ``lock``, created if missing; and the seconds spent creating it (0.0
-    when it existed). Raises :class:`EnvError` with the installer's message when it cannot be
-    created, now or in an earlier attempt."""
+    """The environment of ``lock``, created if missing; and the seconds spent having it (0.0 when
+    it existed; the wait when another process was creating it). Raises :class:`EnvError` with the
+    installer's message when it cannot be created, now or in an earlier attempt."""
     found = find(lock)
     if found is not None:
         return found, 0.0
@@ -78,7 +78,7 @@ def ensure(lock: Lock) -> tuple[Environment, float]:
     with file_lock(folder(lock)):
         found = find(lock)
         if found is not None:
-            return found, 0.0  # another process created it while this one waited
+            return found, time.perf_counter() - started  # another process created it while this one waited
         earlier = failure(lock)
         if earlier is not None:
             raise EnvError(earlier)

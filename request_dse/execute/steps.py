@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from request_dse.backends import BuildRequest, BuildResult, build_candidate, build_prepared, prepare_candidate
-from request_dse.envs import Environment, Lock, create, find
+from request_dse.envs import Environment, Lock, create, find, installer
 from request_dse.execute._base import ChildOutcome, Runner
 from request_dse.study import BuildConfig
 from request_dse.targets import MeasureResult, SessionRequest, Target
@@ -47,7 +47,8 @@ def environment(runner: Runner, lock: Lock, cores: tuple[int, ...], log_path: Pa
     found = find(lock)
     if found is not None:
         return found, 0.0, ""
-    outcome = runner.run(create, lock, timeout_s=CREATE_TIMEOUT_S, cores=cores, label="build", log_path=log_path)
+    outcome = runner.run(create, lock, timeout_s=CREATE_TIMEOUT_S, cores=cores, env=installer.settings(),
+                         label="build", log_path=log_path)
     if outcome.status != "ok":
         return None, outcome.wall_s, f"the environment of {lock.label or lock.id} was not created: {outcome.describe()}"
     env, created_s, problem = outcome.value
