@@ -59,10 +59,10 @@ def requirement(name: str, pin: str) -> str:
     text = f"{name}=={spec}" if spec and spec[0].isalnum() else f"{name}{spec}"
     try:
         parsed = Requirement(text)
-    except InvalidRequirement as exc:
-        raise EnvError(f"{text!r} is not a requirement ({exc})") from None
-    if parsed.url or parsed.marker or parsed.extras:
-        raise EnvError(f"{text!r}: only a version or a version specifier may be given")
+    except InvalidRequirement:
+        parsed = None
+    if parsed is None or parsed.url or parsed.marker or parsed.extras:
+        raise EnvError(f"{pin!r} is neither a version such as '1.26.4' nor a specifier such as '<2' or '>=1.26,<2'")
     return f"{normalize_name(parsed.name)}{parsed.specifier}"
 
 
