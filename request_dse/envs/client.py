@@ -95,8 +95,11 @@ class EnvServer:
     """The worker server of one environment, for this process."""
 
     def __init__(self, env: Environment, preload: Sequence[str], calls: Sequence[str]) -> None:
+        from multiprocessing import util
+
         self.env = env
-        self.folder = Path(tempfile.mkdtemp(prefix="request-dse-env-"))
+        # beside the forkserver's socket: removed at exit, and swept after a kill -9 like it
+        self.folder = Path(tempfile.mkdtemp(prefix="env-", dir=util.get_temp_dir()))
         self.address = str(self.folder / "socket")
         listener = socket.socket(socket.AF_UNIX)
         listener.bind(self.address)

@@ -4,10 +4,14 @@ limited and killed like request-dse's own, their results read whatever NumPy eit
 from __future__ import annotations
 
 import ctypes
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from request_dse.backends import package_version
@@ -75,3 +79,31 @@ def test_the_inline_runner_refuses_another_environment(env: Environment) -> None
 
     outcome = InlineRunner().run(package_version, "numpy", timeout_s=60, environment=env)
     assert outcome.status == "error" and "cannot use the environment of probe 1.0 with numpy 1" in outcome.error
+
+
+def test_a_killed_driver_takes_the_environments_server_and_workers_with_it(env: Environment, tmp_path: Path) -> None:
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from request_dse.envs import Environment, Lock
+        from request_dse.execute import ProcessRunner
+        if __name__ == "__main__":
+            env = Environment(Lock({env.lock.text!r}, {env.lock.python!r}, "x"), Path({str(env.root)!r}))
+            ProcessRunner().run(time.sleep, 600, timeout_s=900, environment=env)
+    """))
+    driver = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.monotonic() + 120
+    server = worker = None
+    while worker is None:
+        assert driver.poll() is None and time.monotonic() < deadline, "no worker started"
+        for proc in psutil.Process(driver.pid).children():
+            if str(env.root) in " ".join(proc.cmdline()) and proc.children():
+                server, worker = proc, proc.children()[0]
+        time.sleep(0.1)
+    driver.kill()
+    driver.wait()
+    deadline = time.monotonic() + 30
+    while server.is_running() or worker.is_running():  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the server or its worker outlived the driver"
+        time.sleep(0.1)
