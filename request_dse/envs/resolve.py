@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from request_dse.cachedir import cache_root
-from request_dse.envs import installer
+from request_dse.envs.installer import resolve as installer_resolve
 from request_dse.envs.lock import canonical, normalize_name
 from request_dse.envs.records import EnvError, EnvSpec, Lock, python_tag
 from request_dse.files import cached
@@ -83,7 +83,7 @@ def resolve(spec: EnvSpec) -> Lock:
     resolved here (no such version, no wheel for this Python or platform, no registry)."""
 
     def create(tmp: Path) -> None:
-        text = installer.resolve(spec.requirements)
+        text = installer_resolve(spec.requirements)
         tmp.write_text(canonical(text, source=f"the resolution of {spec.label}"))
 
     path = cached(cache_root() / AREA / f"{spec.key}.txt", create)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from request_dse.cachedir import MIN_AGE_S, cache_root, touch
-from request_dse.envs import installer
+from request_dse.envs.installer import create as install, version as installer_version
 from request_dse.envs.records import EnvError, EnvInfo, Environment, Lock
 from request_dse.files import lock as file_lock, write_atomic
 
@@ -110,12 +110,12 @@ def _create(lock: Lock) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     started = time.perf_counter()
     try:
-        installer.create(lock.text, tmp)
+        install(lock.text, tmp)
         for module in lock.checks:
             _check_import(tmp, module)
         meta = {"id": lock.id, "label": lock.label, "python": lock.python, "packages": lock.pins(),
                 "hashed": lock.hashed, "created": time.time(), "create_s": round(time.perf_counter() - started, 3),
-                "uv": installer.version()}
+                "uv": installer_version()}
         (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
         (tmp / USED).touch()
         shutil.rmtree(final, ignore_errors=True)  # a half-removed folder left by an eviction
