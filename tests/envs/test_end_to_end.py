@@ -140,3 +140,22 @@ def test_flags_and_values_a_release_lacks_are_never_built_with_it(
     assert len(recs) == 5 and {r.status for r in recs} == {"ok"}
     for rec in recs:  # built and measured (the session checks it) with the candidate's own release
         assert rec.info["request-dse-probe"] == rec.params["probe.version"]
+
+
+def test_validate_refuses_a_bundle_whose_environment_cannot_be_recreated(
+        probe: LocalIndex, write_study: Callable[..., Path], cli: Callable[..., Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_study("refused", frameworks={"probe": {"version": ["2.0"]}}, space={"dimensions": MODEL},
+                       budget={"trials": 1}, work_dir=str(tmp_path / "work"),
+                       submissions={"dir": str(tmp_path / "bundles")})
+    assert cli("tune", path).code == 0
+    (bundle,) = (tmp_path / "bundles").iterdir()
+    monkeypatch.delenv("UV_EXTRA_INDEX_URL")  # a validating machine whose registry lacks request-dse-probe
+    monkeypatch.setenv("REQUEST_DSE_CACHE", str(tmp_path / "fresh-cache"))
+    result = cli("validate", bundle)
+    assert result.code == 1 and "functional" not in result.out.splitlines()[-1].split("(badges:")[1]
+    verdict = json.loads((bundle / "validation.json").read_text())
+    assert verdict["status"] == "available"
+    assert verdict["reason"].startswith("the artifact did not run: run_error: its software environment cannot be "
+                                        "recreated here: the environment of probe 2.0 could not be created")
+    assert "this installation lacks request-dse-probe==2.0 (not installed)" in verdict["reason"]
