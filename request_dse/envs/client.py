@@ -24,6 +24,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,15 @@ class EnvServer:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
+        """Until the server says ``ready`` (a preloaded library may print before it)."""
         assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
-        line = self.process.stdout.readline() if ready else b""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        line = b""
+        while line.strip() != b"ready":
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = self.process.stdout.readline() if ready else b""
+            if not line:
+                break
         if line.strip() != b"ready":
             self.close()
             raise EnvError(f"the worker server of {self.env.lock.label or self.env.lock.id} did not start: "

@@ -121,5 +121,6 @@ def main(argv: list[str]) -> None:
     _preload(json.loads(argv[1]), json.loads(argv[2]))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    os.dup2(2, 1)  # nobody reads the pipe from now on: what workers print goes where the server's errors go
     serve(listener)
     os._exit(0)
