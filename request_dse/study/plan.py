@@ -117,8 +117,8 @@ class Plan:
                "flags": self.flags(candidate), "target": self.target_spec.name,
                "protocol": repr(self.study.measure), "env": sysinfo.fingerprint(), "version": __version__}
         lock = self.environment(candidate)
-        if lock is not None:
-            key["environment"] = lock.id
+        if lock is not None:  # a failed creation is part of the key: once forgotten, it is tried again
+            key["environment"] = lock.id + (" failed" if failure(lock) is not None else "")
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
     def preload(self) -> tuple[str, ...]:

@@ -97,7 +97,7 @@ def test_three_onnxruntime_releases_each_in_its_environment_created_once(
 def probe_study(write_study: Callable[..., Path], name: str, tmp_path: Path, trials: int, **probe_flags: Any) -> Path:
     return write_study(name, frameworks={"probe": probe_flags}, space={"dimensions": MODEL},
                        budget={"trials": trials}, sampler={"name": "grid", "seed": 0},
-                       work_dir=str(tmp_path / f"work-{name}"))
+                       work_dir=str(tmp_path / f"work-{name}"), cache=True)
 
 
 def test_a_release_whose_wheel_is_missing_fails_once_then_is_not_proposed(
@@ -124,6 +124,14 @@ def test_a_release_whose_wheel_is_missing_fails_once_then_is_not_proposed(
     assert cli("tune", probe_study(write_study, "missing", tmp_path, 12, version=["1.0", "3.0"],
                                    quality=[7, 8, 9])).code == 0
     assert len(measured(path)) == len(recs)  # nothing more was measured: 3.0 is excluded, 1.0 is done
+
+    assert cli("env", "prune", "--failed").code == 0  # forgotten: tried again (not answered from the results cache)
+    assert cli("tune", probe_study(write_study, "missing", tmp_path, 13, version=["1.0", "3.0"],
+                                   quality=[7, 8, 9])).code == 0
+    retried = [r for r in measured(path) if r.number not in {x.number for x in recs}]
+    assert 1 <= len(retried) <= 2 and {(r.params["probe.version"], r.status, r.cached) for r in retried} == {
+        ("3.0", "build_error", False)}
+    assert probe.requests["/files/request_dse_probe-3.0-py3-none-any.whl"] == 2
 
 
 def test_flags_and_values_a_release_lacks_are_never_built_with_it(
