@@ -74,6 +74,14 @@ def settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("UV_") or k == ENV}
 
 
+def configure(wanted: dict[str, str]) -> None:
+    """Make this process's installer configuration ``wanted`` (a worker forked from a server
+    started earlier may hold another)."""
+    for key in [k for k in os.environ if k.startswith("UV_") or k == ENV]:
+        del os.environ[key]
+    os.environ.update(wanted)
+
+
 def version() -> str | None:
     """``uv --version`` (None when it cannot run)."""
     try:

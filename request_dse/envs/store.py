@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from request_dse.cachedir import MIN_AGE_S, cache_root, touch
-from request_dse.envs.installer import create as install, version as installer_version
+from request_dse.envs.installer import configure, create as install, version as installer_version
 from request_dse.envs.records import EnvError, EnvInfo, Environment, Lock
 from request_dse.files import lock as file_lock, write_atomic
 
@@ -93,9 +93,11 @@ def ensure(lock: Lock) -> tuple[Environment, float]:
     return found, time.perf_counter() - started
 
 
-def create(lock: Lock) -> tuple[Environment | None, float, str]:
-    """:func:`ensure` as a value (a worker's function): (environment, seconds spent creating it,
-    why it cannot be had -- empty when it can)."""
+def create(job: tuple[Lock, dict[str, str]]) -> tuple[Environment | None, float, str]:
+    """:func:`ensure` as a value, with the driver's installer configuration (a worker's function):
+    (environment, seconds spent creating it, why it cannot be had -- empty when it can)."""
+    lock, settings = job
+    configure(settings)
     started = time.perf_counter()
     try:
         env, created_s = ensure(lock)

@@ -47,7 +47,7 @@ def environment(runner: Runner, lock: Lock, cores: tuple[int, ...], log_path: Pa
     found = find(lock)
     if found is not None:
         return found, 0.0, ""
-    outcome = runner.run(create, lock, timeout_s=CREATE_TIMEOUT_S, cores=cores, env=installer.settings(),
+    outcome = runner.run(create, (lock, installer.settings()), timeout_s=CREATE_TIMEOUT_S, cores=cores,
                          label="build", log_path=log_path)
     if outcome.status != "ok":
         return None, outcome.wall_s, f"the environment of {lock.label or lock.id} was not created: {outcome.describe()}"

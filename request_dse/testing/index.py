@@ -33,7 +33,8 @@ def _b64(data: bytes) -> str:
 
 
 def wheel(dist: str, version: str, module: str, source: str) -> tuple[str, bytes, bytes]:
-    """(file name, wheel bytes, metadata bytes) of a pure-Python wheel holding ``module``."""
+    """(file name, wheel bytes, metadata bytes) of a pure-Python wheel holding ``module``; the same
+    bytes every time (a lock resolved against one index installs from another)."""
     info = f"{module}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode()
     files = {f"{module}/__init__.py": source.encode(), f"{info}/METADATA": metadata,
@@ -42,8 +43,8 @@ def wheel(dist: str, version: str, module: str, source: str) -> tuple[str, bytes
     files[f"{info}/RECORD"] = record.encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
+        for name, data in files.items():  # a fixed date: the same wheel, the same hash, in every index
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return f"{module}-{version}-py3-none-any.whl", buffer.getvalue(), metadata
 
 
