@@ -126,7 +126,8 @@ def workers(version: str, count: int, env: dict[str, str], folder: Path) -> dict
 def study(folder: Path, name: str, versions: list[str], seed: int) -> Path:
     doc = {"name": name, "workload": "digits", "target": "local-cpu",
            "frameworks": {"onnxruntime": {"version": versions, "graph_optimization_level": LEVELS}},
-           "space": {"dimensions": MODELS}, "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p50_ms"}],
+           "space": {"dimensions": MODELS},
+           "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p50_ms"}],
            "budget": {"trials": len(versions) * len(LEVELS) * 2}, "sampler": {"name": "grid", "seed": seed},
            "measure": PROTOCOL, "tracking": {"enabled": False}, "confirm": {"enabled": False}, "cache": False,
            "work_dir": str(folder / "work" / name), "submissions": {"dir": str(folder / "bundles" / name)}}

@@ -29,6 +29,7 @@ from request_dse.envs.store import create, ensure, environments, failure, find, 
 from request_dse.envs.worker import child_main, dumps, loads, summarize_exception
 
 __all__ = ["ENGINE_REQUIRES", "EnvError", "EnvInfo", "EnvProcess", "EnvSpec", "Environment", "Lock", "at_least",
-           "check_version", "child_main", "close_all", "create", "current_lock", "dumps", "ensure", "environments", "failure",
-           "find", "installer", "loads", "normalize_name", "prune", "python_tag", "read_bounded", "read_lock", "recreate", "remove", "requirement",
-           "resolve", "spawn", "spec_for", "summarize_exception", "unmet"]
+           "check_version", "child_main", "close_all", "create", "current_lock", "dumps", "ensure", "environments",
+           "failure", "find", "installer", "loads", "normalize_name", "prune", "python_tag", "read_bounded",
+           "read_lock", "recreate", "remove", "requirement", "resolve", "spawn", "spec_for", "summarize_exception",
+           "unmet"]

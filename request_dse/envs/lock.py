@@ -60,7 +60,8 @@ def canonical(text: str, *, source: str = "lock") -> str:
         for option in options:
             found = _HASH.match(option)
             if found is None:
-                raise EnvError(f"{source}: {pin}: only --hash=sha256:<64 hex digits> may follow a pin; got {option[:80]!r}")
+                raise EnvError(f"{source}: {pin}: only --hash=sha256:<64 hex digits> may follow a pin; "
+                               f"got {option[:80]!r}")
             hashes.append(found.group(1))
         if len(hashes) > MAX_HASHES:
             raise EnvError(f"{source}: {pin}: more than {MAX_HASHES} hashes")

@@ -21,8 +21,8 @@ from typing import Any
 from request_dse.envs import child_main, summarize_exception
 from request_dse.plugins import ENV as PLUGINS_ENV
 
-__all__ = ["HINTS", "MEMORY_POLL_S", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name", "summarize_exception", "tail",
-           "worker_context"]
+__all__ = ["HINTS", "MEMORY_POLL_S", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
+           "summarize_exception", "tail", "worker_context"]
 
 #: Variables a worker takes from its parent at the time it starts (the forkserver has the
 #: environment of when it started): plug-ins and data folders a study may have set since.

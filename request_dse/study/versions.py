@@ -140,6 +140,6 @@ def since(dim: Dimension, flag: Flag, backend: str, listed: tuple[str, ...] | No
             raise ctx.error(f"{value!r} exists since {backend} {first}; none of the versions listed that know "
                             f"{dim.name} has it")
         rule = f"not ({dim.name} == {value!r} and {backend}.version in {older!r})"
-        constraints.append(Constraint(Expression.parse(rule), f"backend {backend}",
-                                      f"{dim.name}={value!r} exists since {backend} {first}, not in {', '.join(older)}"))
+        why = f"{dim.name}={value!r} exists since {backend} {first}, not in {', '.join(older)}"
+        constraints.append(Constraint(Expression.parse(rule), f"backend {backend}", why))
     return dim

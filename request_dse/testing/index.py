@@ -37,8 +37,8 @@ def wheel(dist: str, version: str, module: str, source: str) -> tuple[str, bytes
     bytes every time (a lock resolved against one index installs from another)."""
     info = f"{module}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode()
-    files = {f"{module}/__init__.py": source.encode(), f"{info}/METADATA": metadata,
-             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: request-dse tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    tags = b"Wheel-Version: 1.0\nGenerator: request-dse tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files = {f"{module}/__init__.py": source.encode(), f"{info}/METADATA": metadata, f"{info}/WHEEL": tags}
     record = "".join(f"{name},sha256={_b64(data)},{len(data)}\n" for name, data in files.items()) + f"{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = record.encode()
     buffer = io.BytesIO()

@@ -51,7 +51,8 @@ def test_doctor_says_whether_the_installer_reaches_its_registry(monkeypatch: pyt
     from request_dse.cli.doctor import _environment_lines  # the end of doctor's output (tests/cli/test_cli.py)
 
     lines = _environment_lines()
-    assert lines[0].startswith("installer: uv 0.13.") and lines[1].startswith("registry: reachable: resolved packaging==")
+    assert lines[0].startswith("installer: uv 0.13.")
+    assert lines[1].startswith("registry: reachable: resolved packaging==")
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there
     lines = _environment_lines()
     assert lines[1].startswith("registry: not reachable:") and "127.0.0.1:9" in lines[1]

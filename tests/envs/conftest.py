@@ -15,7 +15,8 @@ PROBE_PLUGINS = "request_dse.testing.faults,request_dse.testing.noop,request_dse
 
 @pytest.fixture(scope="session")
 def probe_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
-    with local_index(tmp_path_factory.mktemp("index"), DISTRIBUTION, MODULE, ["1.0", "2.0"], missing=["3.0", "4.0"]) as index:
+    folder = tmp_path_factory.mktemp("index")
+    with local_index(folder, DISTRIBUTION, MODULE, ["1.0", "2.0"], missing=["3.0", "4.0"]) as index:
         yield index
 
 

@@ -20,7 +20,8 @@ coloredlogs==15.0.1 \\
 
 
 def test_uv_output_becomes_one_sorted_line_per_package() -> None:
-    assert canonical(UV_OUTPUT) == f"coloredlogs==15.0.1 --hash=sha256:{H1}\nnumpy==2.4.6 --hash=sha256:{H1} --hash=sha256:{H2}\n"
+    assert canonical(UV_OUTPUT) == (f"coloredlogs==15.0.1 --hash=sha256:{H1}\n"
+                                    f"numpy==2.4.6 --hash=sha256:{H1} --hash=sha256:{H2}\n")
 
 
 def test_a_lock_is_named_by_its_text_and_its_python() -> None:

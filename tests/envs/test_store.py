@@ -35,7 +35,8 @@ def test_an_environment_holds_its_lock_and_nothing_of_request_dses_own(probe: Lo
     for module in ("optuna", "mlflow", "onnxruntime"):  # isolated: not even through the driver's site-packages
         assert run(env.python, f"import {module}").returncode != 0
     meta = json.loads((env.root / META).read_text())
-    assert meta["id"] == lock.id and meta["packages"]["request-dse-probe"] == "1.0" and meta["packages"]["pyyaml"] == "6.0.2"
+    assert meta["id"] == lock.id and meta["packages"]["request-dse-probe"] == "1.0"
+    assert meta["packages"]["pyyaml"] == "6.0.2"
     assert meta["label"] == "probe 1.0"
     again, second_s = ensure(lock)
     assert again == env and second_s == 0.0

@@ -71,7 +71,8 @@ def test_a_value_a_release_lacks_is_excluded_for_that_release(write_study: Calla
     assert reasons == ["onnxruntime.graph_optimization_level='layout' exists since onnxruntime 1.23, not in 1.20.1"]
 
 
-def test_a_value_no_listed_release_has_is_an_error(write_study: Callable[..., Path], cli: Callable[..., object]) -> None:
+def test_a_value_no_listed_release_has_is_an_error(write_study: Callable[..., Path],
+                                                   cli: Callable[..., object]) -> None:
     path = write_study("v", **ort(version=["1.20.1"], graph_optimization_level=["all", "layout"]))
     one_line_error(cli("space", path), "frameworks.onnxruntime.graph_optimization_level: 'layout' exists since "
                                        "onnxruntime 1.23; none of the versions listed")
@@ -102,7 +103,8 @@ def test_extra_pins_give_every_candidate_an_environment(write_study: Callable[..
     assert lock is not None and lock.pins()["numpy"] == "1.26.4" and lock.pins()["onnxruntime"] == ORT
 
 
-@pytest.mark.parametrize("extra, rule", [({"numpy": ">>2"}, "environment.extra.numpy: '>>2' is neither a version such as '1.26.4' nor"),
+@pytest.mark.parametrize("extra, rule", [({"numpy": ">>2"},
+                                          "environment.extra.numpy: '>>2' is neither a version such as '1.26.4' nor"),
                                          ({"numpy": 2}, "environment.extra.numpy: must be a non-empty string"),
                                          ({"num py": "1.0"}, "must be a package name")])
 def test_a_bad_pin_is_one_line(extra: dict[str, object], rule: str, write_study: Callable[..., Path],

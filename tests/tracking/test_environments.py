@@ -35,7 +35,8 @@ def test_a_trials_run_has_its_lock_as_an_artifact(write_study: Callable[..., Pat
     assert sorted(r.data.params["probe.version"] for r in runs) == ["1.0", "2.0"]
     for run in runs:
         version = run.data.params["probe.version"]
-        assert [a.path for a in client.list_artifacts(run.info.run_id, "environment")] == ["environment/environment.lock"]
+        artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "environment")]
+        assert artifacts == ["environment/environment.lock"]
         lock = Path(client.download_artifacts(run.info.run_id, "environment/environment.lock", str(tmp_path / version)))
         assert f"request-dse-probe=={version} --hash=sha256:" in lock.read_text()
         assert "env_time_s" in run.data.metrics
