@@ -1,11 +1,13 @@
 """The shared cache folder, and its size limit, enforced by evicting the least recently used entries.
 
-The cache root (:func:`cache_root`: ``$REQUEST_DSE_CACHE``, default ``~/.cache/request-dse``) holds prepared models, the results cache
-and MetaSchedule tuning databases. Every hit refreshes its entry's modification time, so the
-oldest modification time marks the least recently used entry. An entry is a file, except under
-the folders in :data:`UNIT_DIRS`, where each child folder (one tuning database) is one entry:
-it is evicted whole or not at all. Entries used in the last :data:`MIN_AGE_S` seconds are never
-evicted, so a build of a running study keeps what it is using.
+The cache root (:func:`cache_root`: ``$REQUEST_DSE_CACHE``, default ``~/.cache/request-dse``) holds
+prepared models, the results cache, MetaSchedule tuning databases and the candidates' software
+environments (``envs``, with the locks they were resolved to in ``env-locks``). Every hit refreshes
+its entry's modification time, so the oldest modification time marks the least recently used
+entry. An entry is a file, except under the folders in :data:`UNIT_DIRS`, where each child folder
+(one tuning database, one software environment) is one entry: it is evicted whole or not at all.
+Entries used in the last :data:`MIN_AGE_S` seconds are never evicted, so a build of a running
+study keeps what it is using.
 
 The limit is ``$REQUEST_DSE_CACHE_MAX_MB`` (default :data:`DEFAULT_MAX_MB`); ``tune`` applies
 it when a study ends, ``request-dse cache prune`` on demand.
@@ -23,7 +25,7 @@ from pathlib import Path
 from request_dse.errors import UserError
 
 DEFAULT_MAX_MB = 5120
-UNIT_DIRS = ("metaschedule",)
+UNIT_DIRS = ("metaschedule", "envs")
 MIN_AGE_S = 600.0
 ENV = "REQUEST_DSE_CACHE_MAX_MB"
 

@@ -53,6 +53,7 @@ METRICS: Mapping[str, Metric] = dict([
     _m("flops", "count", "minimize", "multiply-accumulates per sample"),
     _m("build_time_s", "s", "minimize", "time to build the candidate (tuning included)"),
     _m("tuning_time_s", "s", "minimize", "time spent auto-tuning schedules during the build"),
+    _m("env_time_s", "s", "minimize", "time to create the candidate's software environment (0 when it existed)"),
     _m("load_time_s", "s", "minimize", "time to load the built artifact for inference"),
     _m("measure_time_s", "s", "minimize", "wall time of the measurement sessions"),
     _m("samples", "count", "maximize", "number of timed runs behind the latency figures"),

@@ -5,6 +5,11 @@ A backend is a class with a ``name`` (its catalog is ``backends/<name>.yaml``) a
 * ``apply_kinds`` -- the ``apply:`` kinds its catalog may use. Kinds that map onto open-ended
   option maps are applied generically, so adding such a flag is a YAML edit.
 * ``preload`` -- modules worth importing once in the worker pool (they are heavy).
+* ``distribution`` -- the registry package of its library (``onnxruntime``): what a ``version``
+  value of the search space pins, in an environment of its own (:mod:`request_dse.envs`); with
+  ``environment_requires``, what else that environment needs for the backend's worker side.
+  The worker side (``build``, ``load``, the session) must import in such an environment:
+  nothing of the driver (Optuna, MLflow, Ray), and code that tolerates the library's releases.
 * ``runs_on`` -- the target capabilities it can use: a target must offer one of them
   (``local``: a device of this host, ``remote``: a device reached over TVM RPC). Backends never
   look at a target's kind.
@@ -39,6 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from request_dse.backends.catalog import Catalog
+from request_dse.envs import Lock
 from request_dse.space import Candidate
 from request_dse.workloads import PreparedModel, Workload, WorkloadRef
 
@@ -57,6 +63,7 @@ class BuildRequest:
     threads: int
     out_dir: Path                     # where the artifact goes (created by the build)
     cache_dir: Path                   # shared caches: prepared models, tuning databases
+    environment: Lock | None = None   # build with this environment's interpreter (None: this one's)
 
     def settings(self) -> dict[str, dict[str, Any]]:
         """The resolved flags grouped by apply kind: ``{kind: {key: applied value}}``."""
@@ -73,6 +80,7 @@ class BuildResult:
     tuning_time_s: float = 0.0
     log_path: Path | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    env_time_s: float = 0.0           # creating the environment it was built in (0.0: it existed)
 
 
 class Session(abc.ABC):
@@ -100,6 +108,9 @@ class Backend(abc.ABC):
     apply_kinds: ClassVar[frozenset[str]]
     preload: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    #: The registry package of the backend's library, and what else its worker side imports.
+    distribution: ClassVar[str | None] = None
+    environment_requires: ClassVar[tuple[str, ...]] = ()
     #: Target capabilities this backend can use (one is enough), and why not others.
     runs_on: ClassVar[frozenset[str]] = frozenset({"local"})
     runs_on_note: ClassVar[str] = ""

@@ -3,7 +3,9 @@
 A catalog lists every flag a backend understands: its domain, its default, and how it is
 applied (``apply: {<kind>: <key>}``). Kinds that map onto open-ended option maps (an ONNX
 Runtime session config entry, a TVM PassContext entry) are applied generically by the backend,
-so a new flag of such a kind is a YAML edit, not a code change.
+so a new flag of such a kind is a YAML edit, not a code change. ``since:`` says which release of
+the library first knows a flag (``since: "1.22"``) or some of its values
+(``since: {layout: "1.23"}``): a study over several versions offers them only where they exist.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from request_dse.envs import at_least, check_version
 from request_dse.fields import Ctx, Custom, Field, ListOf, MapOf, Record, Str, describe, validate
 from request_dse.space import Constraint, Dimension, parse_declaration, parse_when
 from request_dse.yamlfile import load_yaml
@@ -29,6 +32,18 @@ class Flag:
     apply: Mapping[str, Any]
     description: str = ""
     needs: Mapping[Any, tuple[str, ...]] = field(default_factory=dict)  # value -> CPU features it needs
+    since: str | None = None          # the first version of the library that knows the flag
+    value_since: Mapping[Any, str] = field(default_factory=dict)  # value -> the first version that knows it
+
+    def known_in(self, version: str | None) -> bool:
+        """Whether the library at ``version`` (None: unknown) knows this flag."""
+        return self.since is None or version is None or at_least(version, self.since)
+
+    def unknown_values(self, version: str | None) -> tuple[Any, ...]:
+        """The values of this flag that the library at ``version`` does not know."""
+        if version is None:
+            return ()
+        return tuple(v for v, since in self.value_since.items() if not at_least(version, since))
 
     @property
     def apply_kind(self) -> str:
@@ -84,16 +99,20 @@ def load_catalog(path: str | Path, apply_kinds: Collection[str], *, expected_bac
     flags: dict[str, Flag] = {}
     for name, spec in doc["flags"].items():
         fctx = ctx.at("flags").at(name)
+        if name == "version":
+            raise fctx.error("is the library's version, which every backend has: a study lists the versions "
+                             "it explores; a catalog cannot declare it as a flag")
         dim, default = parse_declaration(f"{backend}.{name}", spec, fctx, f"backend {backend}",
-                                         extra_keys=frozenset({"apply", "needs"}))
+                                         extra_keys=frozenset({"apply", "needs", "since"}))
         when = f"framework == {backend!r}" + (f" and ({dim.when.text})" if dim.when else "")
         dim = Dimension(dim.name, dim.kind, dim.choices, dim.low, dim.high, dim.step, dim.log,
                         parse_when(when, fctx.at("when")), dim.origin)
         apply = spec.get("apply") if isinstance(spec, Mapping) else None
         mapping = spec if isinstance(spec, Mapping) else {}
+        since, value_since = _check_since(mapping.get("since"), dim, default, fctx.at("since"))
         flags[name] = Flag(name, dim, default, _check_apply(apply, dim, fctx.at("apply"), apply_kinds),
                            mapping.get("description", ""), _check_needs(mapping.get("needs", {}), dim, default,
-                                                                        fctx.at("needs")))
+                                                                        fctx.at("needs")), since, value_since)
     requires = []
     for i, req in enumerate(doc["requires"]):
         rule = parse_when(f"framework != {backend!r} or ({req['rule']})", ctx.at("requires").at(i).at("rule"))
@@ -133,3 +152,26 @@ def _check_needs(needs: Any, dim: Dimension, default: Any, ctx: Ctx) -> dict[Any
             raise ctx.at(str(value)).error(f"must be a list of CPU feature names; got {describe(features)}")
         out[value] = tuple(features)
     return out
+
+
+def _check_since(since: Any, dim: Dimension, default: Any, ctx: Ctx) -> tuple[str | None, dict[Any, str]]:
+    """``since: "1.22"`` (the flag) or ``since: {value: "1.23"}`` (values): the first version of the
+    library that knows it. A flag's default must be known wherever the flag is."""
+    if since is None:
+        return None, {}
+    if not isinstance(since, Mapping):
+        problem = check_version(since)
+        if problem:
+            raise ctx.error(f"{problem} (or a mapping from flag values to versions)")
+        return since, {}
+    out = {}
+    for value, version in since.items():
+        if not dim.contains(value):
+            raise ctx.at(str(value)).error(f"is not a value of {dim.describe_domain()}")
+        if value == default:
+            raise ctx.at(str(value)).error("is the default, which every version that knows the flag must know")
+        problem = check_version(version)
+        if problem:
+            raise ctx.at(str(value)).error(problem)
+        out[value] = version
+    return None, out

@@ -111,6 +111,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     apply_kinds = frozenset({"session_option", "config_entry"})
     preload = ("onnxruntime",)
+    distribution = "onnxruntime"
     runs_on_note = "only TVM uploads a compiled library to a remote device"
     description = "ONNX Runtime, CPU execution provider"
 

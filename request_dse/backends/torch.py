@@ -117,6 +117,8 @@ class TorchBackend(Backend):
     name = "torch"
     apply_kinds = frozenset({"compile", "model_option", "inductor_config"})
     preload = ("torch",)
+    distribution = "torch"
+    environment_requires = ("safetensors",)
     runs_on_note = "only TVM uploads a compiled library to a remote device"
     description = "PyTorch (CPU): eager or torch.compile (Inductor), from the zoo's PyTorch definitions"
 

@@ -42,6 +42,7 @@ COMMANDS = (
     "sync",
     "compare",
     "cache",
+    "env",
 )
 
 

@@ -125,4 +125,21 @@ def command() -> int:
         click.echo("  energy is estimated from each target's power model and labelled as an estimate")
     versions = sysinfo.versions()
     click.echo("libraries: " + ", ".join(f"{k} {v or 'missing'}" for k, v in versions.items()))
+    for line in _environment_lines():
+        click.echo(line)
     return 0
+
+
+def _environment_lines() -> list[str]:
+    """Whether library versions can be explored here: the installer, and its registry."""
+    from request_dse.envs import installer
+
+    uv = installer.binary()
+    version = installer.version() if uv else None
+    if version is None:
+        return [f"installer: uv {'does not run (' + uv + ')' if uv else 'not installed'}: library versions "
+                "cannot be explored (pip install uv)"]
+    reachable, detail = installer.registry()
+    return [f"installer: uv {version} ({uv})",
+            f"registry: {'reachable' if reachable else 'not reachable'}: {detail}"
+            + ("" if reachable else " (versions already resolved and environments already built still work)")]

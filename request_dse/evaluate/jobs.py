@@ -13,8 +13,10 @@ def make_job(plan: Plan, number: int, candidate: Candidate) -> TrialJob:
     backend = candidate["framework"]
     batch, threads = plan.batch_size(candidate), plan.threads(candidate)
     trial_dir = plan.work_dir / "trials" / candidate.hash
+    lock = plan.environment(candidate)
     build = BuildRequest(candidate, plan.study.workload, backend, plan.catalogs[backend], plan.flags(candidate),
-                         plan.target.build_info(), batch, threads, trial_dir / "artifact", plan.cache_dir / "prepared")
+                         plan.target.build_info(), batch, threads, trial_dir / "artifact", plan.cache_dir / "prepared",
+                         lock)
     session = SessionRequest(backend, trial_dir / "artifact", None, batch, threads,  # type: ignore[arg-type]
-                             plan.study.measure, score=True)
+                             plan.study.measure, score=True, environment=lock)
     return TrialJob(number, candidate, build, plan.study.build, session, plan.target_spec, trial_dir)

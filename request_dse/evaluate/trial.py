@@ -16,6 +16,7 @@ from pathlib import Path
 from request_dse.backends import BuildResult
 from request_dse.evaluate import early_stop
 from request_dse.evaluate._base import Runtime, TrialJob
+from request_dse.evaluate.environment import recorded
 from request_dse.evaluate.replay import replay
 from request_dse.evaluate.score import score
 from request_dse.results import TrialResult
@@ -39,8 +40,8 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     timings["build"] = time.perf_counter() - t0
     timings["build_end"] = time.time()
     if build.status != "ok":
-        return TrialResult(job.candidate, build.status, error=build.error, build_log=log, timings=timings,
-                           metrics={"build_time_s": build.build_time_s})
+        return recorded(job, build, TrialResult(job.candidate, build.status, error=build.error, build_log=log,
+                                                timings=timings, metrics={"build_time_s": build.build_time_s}))
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
     t1 = time.perf_counter()
     timings["measure_start"] = time.time()
@@ -48,12 +49,12 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     timings["measure"] = time.perf_counter() - t1
     timings["measure_end"] = time.time()
     if ended is not None:
-        return dataclasses.replace(ended, timings=dict(timings))
+        return recorded(job, build, dataclasses.replace(ended, timings=dict(timings)))
     if measured.status != "ok":
-        return TrialResult(job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
-                           build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log",
-                           timings=timings)
-    return score(job, build, measured, timings, log)
+        return recorded(job, build, TrialResult(
+            job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
+            build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log", timings=timings))
+    return recorded(job, build, score(job, build, measured, timings, log))
 
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,

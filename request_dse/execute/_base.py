@@ -16,7 +16,8 @@ overlap, and a build never shares cores with a measurement (it is paused instead
 
 A :class:`Runner` runs one function in a worker and turns how the worker ended -- a result, a
 Python exception, a crash, a timeout, too much memory, a stop -- into a :class:`ChildOutcome`;
-it never raises for what happens in the worker.
+it never raises for what happens in the worker. A worker runs this interpreter, or the
+interpreter of a software environment (:mod:`request_dse.envs`) when one is given.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from request_dse.envs import Environment
 from request_dse.evaluate import TrialJob
 from request_dse.results import TrialResult
 
@@ -87,8 +89,9 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",
-            log_path: Path | None = None) -> ChildOutcome:
-        """``fn(arg)`` in a worker pinned to ``cores`` with ``env``; how it ended, as a value."""
+            log_path: Path | None = None, environment: Environment | None = None) -> ChildOutcome:
+        """``fn(arg)`` in a worker pinned to ``cores`` with ``env``; how it ended, as a value.
+        ``environment``: run it with that environment's interpreter (None: this one's)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -1,6 +1,7 @@
-"""The worker side of process isolation: a forkserver with the heavy imports, and what a worker
-does from its first instruction to its last (process group, death with its parent, pinned
-cores, its log file, its result sent back as a value).
+"""The worker side of process isolation: a forkserver with the heavy imports; what a worker does
+from its first instruction to its last (process group, death with its parent, pinned cores, its
+log file, its result sent back as a value) is :func:`request_dse.envs.child_main`, shared with
+the workers that run in another environment's interpreter.
 
 Workers are forked from a forkserver that has already imported the heavy libraries (TVM, ONNX
 Runtime, ...), so a fresh process costs tens of milliseconds instead of seconds, and no state
@@ -13,12 +14,15 @@ import multiprocessing as mp
 import os
 import signal
 import threading
-import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from request_dse.envs import child_main, summarize_exception
 from request_dse.plugins import ENV as PLUGINS_ENV
+
+__all__ = ["HINTS", "MEMORY_POLL_S", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
+           "summarize_exception", "tail", "worker_context"]
 
 #: Variables a worker takes from its parent at the time it starts (the forkserver has the
 #: environment of when it started): plug-ins and data folders a study may have set since.
@@ -94,93 +98,6 @@ def signal_name(code: int | None) -> str:
 HINTS = {"SIGILL": "illegal instruction: the code uses an instruction this CPU does not have",
           "SIGSEGV": "segmentation fault", "SIGBUS": "bus error", "SIGABRT": "aborted",
           "SIGFPE": "arithmetic exception", "SIGKILL": "killed"}
-
-
-def summarize_exception(exc: BaseException) -> str:
-    """The cause first, then where: ``Class: first line of the message (at the innermost
-    frames)``, then the rest of a multi-line message (the full text goes to the log).
-
-    The first line is what the progress line and the report show, so it is the message's first
-    line that is not part of a traceback (native libraries put their own traceback first).
-    """
-    frames = traceback.extract_tb(exc.__traceback__)[-3:]
-    where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
-    message = str(exc).strip()
-    if len(message) > 2000:
-        message = message[:1000] + " ... " + message[-900:]
-    lines = message.splitlines()
-    first = next((i for i, line in enumerate(lines) if not _is_traceback_line(line)), 0)
-    head = lines[first].strip() if lines else ""
-    rest = "\n".join(lines[:first] + lines[first + 1:]).strip()
-    cause = f"{type(exc).__name__}: {head}" if head else type(exc).__name__
-    return cause + (f" (at {where})" if where else "") + (f"\n{rest}" if rest else "")
-
-
-def _is_traceback_line(line: str) -> bool:
-    text = line.strip()
-    return (not text or line[:1].isspace() or text.startswith(("Traceback (most recent call last)", "File \""))
-            or text.split(":", 1)[0].isdigit())
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when its parent (the forkserver) goes away.
-
-    The forkserver exits as soon as the driver does (even after ``kill -9``), so a worker of
-    a killed study, a hung build included, never outlives it as an orphan.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-
-
-def child_main(conn: Any, fn: Callable[[Any], Any], arg: Any, cores: tuple[int, ...],
-                env: Mapping[str, str], log_path: str | None, driver: int) -> None:
-    try:
-        os.setpgid(0, 0)
-    except OSError:
-        pass
-    _die_with_parent()
-    try:
-        os.kill(driver, 0)  # the driver died before the request took effect: so will the forkserver
-    except ProcessLookupError:
-        os._exit(1)
-    except PermissionError:
-        pass
-    if log_path:
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-    os.environ.update(env)
-    if cores:
-        try:
-            os.sched_setaffinity(0, cores)
-        except OSError:
-            pass
-    try:
-        result: tuple[str, Any] = ("ok", fn(arg))
-    except MemoryError as exc:
-        traceback.print_exc()
-        result = ("out_of_memory", summarize_exception(exc))
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a value
-        traceback.print_exc()
-        result = ("error", summarize_exception(exc))
-    try:
-        conn.send(result)
-    except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
-        conn.send(("error", f"result could not be sent back: {summarize_exception(exc)}"))
-    finally:
-        for stream in ("stdout", "stderr"):
-            try:
-                getattr(__import__("sys"), stream).flush()
-            except Exception:  # noqa: BLE001
-                pass
-        conn.close()
-        os._exit(0)  # skip library teardown: the result is already sent
 
 
 def tail(path: Path | None, lines: int = 15) -> str:

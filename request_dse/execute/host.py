@@ -197,15 +197,15 @@ class HostRunner(ProcessRunner):
 
     def run(self, fn: Any, arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Any = None, label: str = "worker",
-            log_path: Path | None = None) -> Any:
+            log_path: Path | None = None, environment: Any = None) -> Any:
         if label != "build":
             return super().run(fn, arg, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb, cores=cores,
-                               env=env, label=label, log_path=log_path)
+                               env=env, label=label, log_path=log_path, environment=environment)
         release = self.host.wait_until_free(cores, "measuring")
         self._release[threading.get_ident()] = release
         try:
             return super().run(fn, arg, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb, cores=cores,
-                               env=env, label=label, log_path=log_path)
+                               env=env, label=label, log_path=log_path, environment=environment)
         finally:
             pending = self._release.pop(threading.get_ident(), None)
             if pending is not None:

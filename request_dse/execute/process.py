@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from request_dse.envs import EnvError, Environment, spawn
 from request_dse.execute._base import ChildOutcome, Runner
 from request_dse.execute._worker import (
     HINTS,
@@ -40,6 +41,11 @@ from request_dse.execute._worker import (
     tail,
     worker_context,
 )
+
+#: What a worker server of another environment imports once (the engine's worker side), and the
+#: registries it fills, as this interpreter's forkserver does with :mod:`._preload`.
+ENV_PRELOAD = ("numpy", "request_dse.envs.worker", "request_dse.backends", "request_dse.targets")
+ENV_REGISTRIES = ("request_dse.backends:names", "request_dse.targets:kinds")
 
 
 @dataclass
@@ -67,20 +73,26 @@ class ProcessRunner(Runner):
 
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",
-            log_path: Path | None = None) -> ChildOutcome:
+            log_path: Path | None = None, environment: Environment | None = None) -> ChildOutcome:
         if self._closed:
             return ChildOutcome("interrupted", error="the study is stopping")
-        ctx = worker_context(self.preload)
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-        reader, writer = ctx.Pipe(duplex=False)
         inherited = {k: os.environ[k] for k in PROPAGATED_ENV if k in os.environ}
-        process = ctx.Process(target=child_main, daemon=True, name=f"request-dse-{label}",
-                              args=(writer, fn, arg, tuple(cores), {**inherited, **(env or {})},
-                                    str(log_path) if log_path else None, os.getpid()))
+        args = (fn, arg, tuple(cores), {**inherited, **(env or {})}, str(log_path) if log_path else None, os.getpid())
         started = time.monotonic()
-        process.start()
-        writer.close()
+        if environment is not None:  # a worker of that environment's server (same surface as below)
+            try:
+                process: Any = spawn(environment, args, ENV_PRELOAD + self.preload, ENV_REGISTRIES)
+            except EnvError as exc:
+                return ChildOutcome("error", error=str(exc), wall_s=time.monotonic() - started)
+            reader = process.reader
+        else:
+            ctx = worker_context(self.preload)
+            reader, writer = ctx.Pipe(duplex=False)
+            process = ctx.Process(target=child_main, daemon=True, name=f"request-dse-{label}", args=(writer, *args))
+            process.start()
+            writer.close()
         entry = RunningWorker(process, label, tuple(cores))
         with self._lock:
             self._running[process.pid] = entry
@@ -209,7 +221,11 @@ class InlineRunner(ProcessRunner):
 
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",
-            log_path: Path | None = None) -> ChildOutcome:
+            log_path: Path | None = None, environment: Environment | None = None) -> ChildOutcome:
+        if environment is not None:
+            return ChildOutcome("error", error=f"the inline executor runs every step in this process, so it cannot use "
+                                               f"the environment of {environment.lock.label or environment.lock.id}: "
+                                               "use the local or ray executor")
         saved = {k: os.environ.get(k) for k in (env or {})}
         os.environ.update(env or {})
         started = time.monotonic()

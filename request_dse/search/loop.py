@@ -201,12 +201,12 @@ class Search:
         space = self.plan.space
         if space.enumerable and space.count() <= 200_000:
             pool = self._grid if self._grid is not None else space.shuffled(self._rng.randrange(2**31))
-            choice = next((c for c in pool if c.hash not in taken), None)
+            choice = next((c for c in pool if c.hash not in taken and self.plan.refused(c) is None), None)
         else:
             choice = None
             for _ in range(200):
                 c = space.sample(self._rng)
-                if c is not None and c.hash not in taken:
+                if c is not None and c.hash not in taken and self.plan.refused(c) is None:
                     choice = c
                     break
         if choice is None:
@@ -230,7 +230,7 @@ class Search:
             self.ledger.skip(trial, "excluded", "infeasible", f"not in the search space: {exc}")
             return False
         ledger = self.ledger
-        excluded = self.plan.space.excluded_by(candidate)
+        excluded = self.plan.space.excluded_by(candidate) or self.plan.refused(candidate)
         if excluded is not None:
             ledger.skip(trial, "excluded", "infeasible", f"excluded by the space: {excluded.describe()}")
             return False

@@ -14,6 +14,7 @@ from request_dse.space import Constraint, Dimension, SearchSpace, parse_override
 from request_dse.study.fragment import load_fragment
 from request_dse.study.paths import find_file
 from request_dse.study.records import Study
+from request_dse.study.versions import dimension as version_dimension, since as versions_narrow
 from request_dse.targets import Target
 from request_dse.workloads import Workload
 
@@ -57,7 +58,10 @@ def _fragments(study: Study) -> tuple[list[tuple[str, Any, Ctx]], list[tuple[str
 
 
 def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping[str, Catalog],
-              exclusions: list[Constraint]) -> tuple[SearchSpace, list[str]]:
+             exclusions: list[Constraint], listed: Mapping[str, tuple[str, ...]] | None = None
+             ) -> tuple[SearchSpace, list[str]]:
+    """The space; ``listed``: each backend's versions (its ``version`` dimension, where given)."""
+    listed = listed or {}
     notes: list[str] = []
     features = target.cpu_features()
     base: dict[str, Dimension] = {}
@@ -70,14 +74,19 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
     base["target.threads"] = spec.threads
     chosen["target.threads"] = Dimension("target.threads", "categorical", (spec.threads_default,), origin=spec.threads.origin)
     base["framework"] = chosen["framework"] = Dimension("framework", "categorical", tuple(catalogs), origin="study frameworks")
+    for name, values in listed.items():
+        base[f"{name}.version"] = chosen[f"{name}.version"] = version_dimension(name, values)
     study_ctx = Ctx(str(study.source))
     flags = {}
-    for name, catalog in catalogs.items():
+    for catalog in catalogs.values():
         for flag in catalog.flags.values():
             base[flag.dimension.name] = _host_filter(flag.dimension, flag.needs, features, notes, target.name)
             flags[flag.dimension.name] = flag
 
+    where: dict[str, Ctx] = {}
+
     def override(name: str, value: Any, ctx: Ctx) -> None:
+        where[name] = ctx
         flag = flags.get(name)
         if flag is None:
             chosen[name] = parse_override(value, base[name], ctx)
@@ -90,6 +99,8 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
 
     for name, catalog in catalogs.items():
         for flag_name, value in study.frameworks[name].items():
+            if flag_name == "version":
+                continue  # the library's releases: the version dimension above
             fctx = study_ctx.at("frameworks").at(name).at(flag_name)
             if flag_name not in catalog.flags:
                 raise fctx.error(unknown_key_rule(flag_name, catalog.flags).replace("unknown key", f"unknown {name} flag"))
@@ -98,13 +109,18 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
     for name, value, ctx in dims_overrides:
         if name not in base:
             raise ctx.error(unknown_key_rule(name, base).replace("unknown key", "unknown dimension"))
-        if name == "framework":
+        if name == "framework" or name.endswith(".version") and name in listed:
             raise ctx.error("is set by the study's frameworks, not here")
         override(name, value, ctx)
+    constraints = list(workload.constraints())
+    for name, flag in flags.items():
+        if name in chosen and (flag.since or flag.value_since):
+            backend = name.split(".", 1)[0]
+            chosen[name] = versions_narrow(chosen[name], flag, backend, listed.get(backend), where[name], constraints)
     order = [d.name for d, _ in workload.dimensions()] + ["batch_size", "target.threads", "framework"]
+    order += [f"{name}.version" for name in listed]
     order += [n for n in chosen if n not in order]
     dimensions = tuple(chosen[n] for n in order)
-    constraints = list(workload.constraints())
     for text, ctx in constraint_texts:
         try:
             expression = Expression.parse(text)

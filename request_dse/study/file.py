@@ -144,6 +144,11 @@ _STUDY = Record({
     "confirm": Field(Record({"enabled": Field(Bool(), True), "repeats": Field(Int(low=1, high=20), 3)}), dict),
     "submissions": Field(Record({"dir": Field(Str(), None)}), dict),
     "cache": Field(Bool(), True),
+    "environment": Field(Record({
+        "extra": Field(MapOf(Str(pattern=r"[<>=!~]{0,3}\s*[0-9][A-Za-z0-9.*+!_-]*(\s*,\s*[<>=!~]{1,3}\s*[0-9][A-Za-z0-9.*+!_-]*)*",
+                                 hint="a version such as '1.26.4' or a specifier such as '<2' (quoted)"),
+                             key=Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*", hint="a package name")), {}),
+    }), dict),
 })
 
 
@@ -192,6 +197,7 @@ def load_study(path: str | Path) -> Study:
         tracking=TrackingConfig(**(doc["tracking"] or {})), confirm=ConfirmConfig(**(doc["confirm"] or {})),
         submissions_dir=(Path(subs) if Path(subs).is_absolute() else base / subs) if subs else None,
         cache=doc["cache"], description=doc["description"],
+        environment_extra=dict((doc["environment"] or {}).get("extra", {})),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from request_dse import __version__, sysinfo
 from request_dse.backends import Backend, Catalog, bundled_catalog, get_backend, load_catalog, names
 from request_dse.cachedir import cache_root
+from request_dse.envs import Lock, failure
 from request_dse.errors import ConfigError
 from request_dse.expr import Expression
 from request_dse.fields import Ctx, unknown_key_rule
@@ -26,6 +27,7 @@ from request_dse.study.assemble import assemble
 from request_dse.study.file import load_study
 from request_dse.study.paths import find_file
 from request_dse.study.records import Study
+from request_dse.study.versions import environments, refusal, versions
 from request_dse.targets import Target, TargetSpec, load_target, make_target, option_specs
 from request_dse.workloads import Workload, get_workload
 
@@ -40,6 +42,9 @@ class Plan:
     catalogs: Mapping[str, Catalog]
     space: SearchSpace
     notes: tuple[str, ...] = ()  # what was left out of the space, and why
+    #: The lock of each (backend, version) a candidate may run in; version None: the installed one
+    #: (with ``environment.extra`` only). Candidates of backends absent here run in this environment.
+    locks: Mapping[tuple[str, str | None], Lock] = field(default_factory=dict)
 
     @cached_property
     def target(self) -> Target:
@@ -69,10 +74,36 @@ class Plan:
     def backend(self, candidate: Candidate) -> Backend:
         return get_backend(candidate["framework"])
 
-    def flags(self, candidate: Candidate) -> dict[str, Any]:
-        """Every flag of the candidate's backend: its value in the candidate, or the default."""
+    def version(self, candidate: Candidate) -> str | None:
+        """The version of the candidate's library: its own, or the installed one."""
         name = candidate["framework"]
-        return {**self.catalogs[name].defaults(), **candidate.prefixed(name)}
+        return candidate.get(f"{name}.version") or get_backend(name).version()
+
+    def environment(self, candidate: Candidate) -> Lock | None:
+        """The lock of the candidate's environment (None: request-dse's own)."""
+        if not self.locks:
+            return None
+        name = candidate["framework"]
+        return self.locks.get((name, candidate.get(f"{name}.version")))
+
+    def refused(self, candidate: Candidate) -> Constraint | None:
+        """The constraint a candidate breaks because its environment is known not to install
+        (learned since the plan was made); None when it may run."""
+        lock = self.environment(candidate)
+        why = failure(lock) if lock is not None else None
+        if why is None:
+            return None
+        name = candidate["framework"]
+        return refusal(name, candidate.get(f"{name}.version"), why)
+
+    def flags(self, candidate: Candidate) -> dict[str, Any]:
+        """Every flag of the candidate's backend that its version knows: its value in the
+        candidate, or the default."""
+        name = candidate["framework"]
+        catalog = self.catalogs[name]
+        version = self.version(candidate) if any(f.since for f in catalog.flags.values()) else None
+        values = {k: v for k, v in candidate.prefixed(name).items() if k != "version"}
+        return {k: v for k, v in {**catalog.defaults(), **values}.items() if catalog.flags[k].known_in(version)}
 
     def batch_size(self, candidate: Candidate) -> int:
         return int(candidate.get("batch_size", 1))
@@ -85,6 +116,9 @@ class Plan:
         key = {"model": self.workload.identity(candidate), "candidate": candidate.params,
                "flags": self.flags(candidate), "target": self.target_spec.name,
                "protocol": repr(self.study.measure), "env": sysinfo.fingerprint(), "version": __version__}
+        lock = self.environment(candidate)
+        if lock is not None:  # a failed creation is part of the key: once forgotten, it is tried again
+            key["environment"] = lock.id + (" failed" if failure(lock) is not None else "")
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
     def preload(self) -> tuple[str, ...]:
@@ -153,11 +187,14 @@ def load_plan(path: str | Path) -> Plan:
     workload = get_workload(study.workload, str(study.source))
     _check_objectives(study, workload)
     catalogs, exclusions = _catalogs(study, target, workload)
-    space, notes = assemble(study, target, workload, catalogs, exclusions)
+    listed = versions(study, catalogs)
+    locks, refused, env_notes = environments(study, catalogs, listed)
+    space, notes = assemble(study, target, workload, catalogs, exclusions + refused, listed)
+    notes += env_notes
     for dim in space.dimensions:
         if dim.kind == "categorical" and not dim.choices:
             raise ConfigError(study.source, "space", f"dimension {dim.name} has no value left that target "
                                                      f"{spec.name!r} can run ({'; '.join(notes)})")
     if space.count() == 0:
         raise ConfigError(study.source, "space", "no candidate satisfies the constraints (the search space is empty)")
-    return Plan(study, spec, workload, catalogs, space, tuple(notes))
+    return Plan(study, spec, workload, catalogs, space, tuple(notes), locks)

@@ -80,6 +80,7 @@ class Study:
     submissions_dir: Path | None
     cache: bool
     description: str = ""
+    environment_extra: Mapping[str, str] = field(default_factory=dict)  # package -> version or specifier
 
     @property
     def metric_names(self) -> tuple[str, ...]:

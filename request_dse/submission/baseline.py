@@ -214,5 +214,4 @@ def _write(plan: Plan, job: TrialJob, result: TrialResult, out: Path, rebuild: s
         intervals=metric_intervals(sessions, result.metrics, plan.batch_size(candidate)),
         artifact_dir=result.artifact_dir, samples_path=result.samples_path, info=result.info,
         repeats=plan.study.measure.repeats, location=display(out / name), rebuild=rebuild)
-    return write_bundle(entry, out / name, system.describe(entry.target_system, backend, entry.backend_version,
-                                                           versions=sysinfo.versions()))
+    return write_bundle(entry, out / name, system.describe_entry(entry, versions=sysinfo.versions()))

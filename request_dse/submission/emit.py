@@ -113,10 +113,10 @@ def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, 
         for point in points:
             entry = entry_for(plan, point, ids, out / bundle_name(point), hypervolume=hypervolume,
                               trials_measured=trials_measured)
-            if entry.backend not in systems:
-                systems[entry.backend] = system.describe(entry.target_system, entry.backend, entry.backend_version,
-                                                         versions=sysinfo.versions())
-            write_bundle(entry, staging / bundle_name(point), systems[entry.backend])
+            key = f"{entry.backend} {entry.backend_version} {entry.software.get('id')}"
+            if key not in systems:
+                systems[key] = system.describe_entry(entry, versions=sysinfo.versions())
+            write_bundle(entry, staging / bundle_name(point), systems[key])
             written.append(bundle_name(point))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

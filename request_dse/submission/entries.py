@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from request_dse.backends import get_backend
 from request_dse.evaluate import PREDICTIONS, Interval
 from request_dse.results import load_samples
 from request_dse.space import Candidate
@@ -24,10 +23,13 @@ def make_entry(plan: Plan, candidate: Candidate, *, kind: str, entry_id: str, la
     ``extra``: the fields only some entries have (pareto, study, study_file, confirm, constraints)."""
     backend = candidate["framework"]
     sessions = load_samples(samples_path) if samples_path.is_file() else []
+    software = dict(info.get("environment") or {})  # the lock the candidate ran with
+    lock_file = software.pop("lock_file", None)
     return Entry(
         id=entry_id, kind=kind, label=label, candidate=candidate.params, candidate_hash=candidate.hash,
-        backend=backend, backend_version=get_backend(backend).version(), flags=plan.flags(candidate),
-        build_info={k: v for k, v in info.items() if k != "energy_source"},
+        backend=backend, backend_version=plan.version(candidate), flags=plan.flags(candidate),
+        build_info={k: v for k, v in info.items() if k not in ("energy_source", "environment")},
+        software=software, environment_lock=Path(lock_file) if lock_file else None,
         target_name=plan.target_spec.name, target_kind=plan.target_spec.kind, target_system=plan.target.system(),
         batch_size=plan.batch_size(candidate), threads=plan.threads(candidate),
         protocol=dataclasses.asdict(dataclasses.replace(plan.study.measure, repeats=repeats)),

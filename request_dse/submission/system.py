@@ -2,7 +2,9 @@
 
 The target describes the hardware (processor model, cores, frequency, caches, memory,
 accelerator, operating system; ``system:`` entries in ``targets/<name>.yaml`` override what is
-detected); the entry adds its framework and the software stack it ran on.
+detected); the entry adds its framework and the software stack it ran on: the exact versions of the
+environment it was built and measured in (``software_environment``, whose lock with its hashes
+is the bundle's ``environment.lock``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from request_dse import sysinfo
 REQUIRED = ("system_name", "host_processor_model_name", "host_processor_core_count", "host_memory_capacity",
             "accelerator_model_name", "framework", "operating_system", "sw_notes")
 
+#: The file of a bundle that holds the lock of its software environment.
+LOCK_FILE = "environment.lock"
+
 STACK = ("numpy", "onnx", "onnxruntime", "apache-tvm", "torch", "scikit-learn", "optuna")
 
 
@@ -28,9 +33,14 @@ def software_stack(versions: Mapping[str, str | None] | None = None) -> str:
 
 
 def describe(target_system: Mapping[str, Any], framework: str, framework_version: str | None,
-             notes: str = "", versions: Mapping[str, str | None] | None = None) -> dict[str, Any]:
-    """The system description of an entry measured on a target with ``framework``."""
+             notes: str = "", versions: Mapping[str, str | None] | None = None,
+             software: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The system description of an entry measured on a target with ``framework``; ``software``:
+    the lock summary of the environment it ran in (its versions then make the software stack)."""
     versions = versions if versions is not None else sysinfo.versions()
+    if software and software.get("packages"):
+        pinned = dict(p.split("==", 1) for p in software["packages"])
+        versions = {name: pinned.get(name) for name in STACK}  # what the environment held, nothing else
     out: dict[str, Any] = {
         "system_name": "unknown",
         "system_type": "edge",
@@ -55,4 +65,13 @@ def describe(target_system: Mapping[str, Any], framework: str, framework_version
                 out.pop(key)
     for key in REQUIRED:
         out[key] = str(out[key]) if key != "host_processor_core_count" else out[key]
+    if software:
+        out["software_environment"] = {**{k: software[k] for k in ("id", "python", "hashed", "packages")
+                                          if k in software}, "lock": LOCK_FILE}
     return out
+
+
+def describe_entry(entry: Any, versions: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+    """The system description of a bundle entry (a :class:`~request_dse.submission.writer.Entry`)."""
+    return describe(entry.target_system, entry.backend, entry.backend_version, versions=versions,
+                    software=entry.software or None)

@@ -37,6 +37,7 @@ import numpy as np
 from request_dse import sysinfo
 from request_dse.backends import BuildResult, get_backend, names
 from request_dse.cachedir import cache_root
+from request_dse.envs import EnvError, read_bounded, recreate
 from request_dse.errors import UserError
 from request_dse.evaluate import Interval, TrialJob, metric_intervals
 from request_dse.execute import local_executor, run_jobs
@@ -153,6 +154,15 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
     reason = compatible(backend, target) or backend.unavailable(target.capabilities)
     if reason:
         return TrialResult(candidate, "run_error", error=f"backend {backend_name} unavailable: {reason}"), notes, "", {}
+    try:  # the software the bundle was measured with, recreated from its lock (request_dse.envs)
+        lock, env_note = recreate(read_bounded(bundle.path("environment_lock")) if "environment_lock" in
+                                  doc["files"] else None, label=f"{backend_name} {doc['framework'].get('version')}",
+                                  distribution=backend.distribution, version=doc["framework"].get("version"),
+                                  checks=backend.preload[:1])
+    except (EnvError, OSError) as exc:
+        return TrialResult(candidate, "run_error", error=f"its software environment cannot be recreated here: {exc}"), \
+            notes, "", {}
+    notes.append(env_note)
     prepared = _prepared(bundle)
     if own is not None:
         prepared = dataclasses.replace(prepared, data_path=own.data_path, reference_path=own.reference_path,
@@ -160,7 +170,7 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
     artifact = bundle.path("artifact")
     batch = int(doc["target"]["batch_size"])
     session = SessionRequest(backend_name, artifact, prepared, batch, int(doc["target"]["threads"]), protocol,
-                             score=True)
+                             score=True, environment=lock)
     echo(f"running {bundle.id} on {spec.name}: {protocol.repeats} session(s), each in a fresh worker process")
     with tempfile.TemporaryDirectory(prefix="request-dse-validate-") as work:
         job = TrialJob(0, candidate, None, BuildConfig(), session, spec, Path(work),

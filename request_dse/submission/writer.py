@@ -26,6 +26,7 @@ from request_dse.metrics import METRICS
 from request_dse.submission.bundle import SUBMISSION, SYSTEM, verify_folder
 from request_dse.submission.checksums import CHECKSUMS, write_checksums
 from request_dse.submission.schema import SCHEMA_VERSION, check_document, check_system
+from request_dse.submission.system import LOCK_FILE
 from request_dse.workloads import PreparedModel
 
 FILES = {"artifact": "artifact", "samples": "measurements/samples.npz", "accuracy_log": "measurements/accuracy.json",
@@ -70,6 +71,8 @@ class Entry:
     sessions: int = 1
     location: str = ""                          # how the validate command names the bundle folder
     environment: Mapping[str, Any] = field(default_factory=dict)
+    software: Mapping[str, Any] = field(default_factory=dict)  # the lock summary of its software environment
+    environment_lock: Path | None = None        # that lock, with its hashes: the bundle's environment.lock
 
 
 def _jsonable(value: Any) -> Any:
@@ -220,6 +223,9 @@ def write_bundle(entry: Entry, out_dir: Path, system_doc: Mapping[str, Any]) -> 
         if entry.study_file is not None and entry.study_file.is_file():
             shutil.copyfile(entry.study_file, tmp / "study.yaml")
             files["study"] = "study.yaml"
+        if entry.environment_lock is not None and entry.environment_lock.is_file():
+            shutil.copyfile(entry.environment_lock, tmp / LOCK_FILE)
+            files["environment_lock"] = LOCK_FILE
         with np.load(tmp / files["inputs"]) as data:
             eval_samples = int(len(data["x_eval"])) if "x_eval" in data.files else 0
         doc = submission_doc(entry, files, sha256_file(tmp / files["inputs"]), eval_samples)

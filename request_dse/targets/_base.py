@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from request_dse.envs import Lock
 from request_dse.fields import Spec
 from request_dse.protocol import MeasureConfig
 from request_dse.targets.spec import TargetSpec
@@ -52,6 +53,7 @@ class SessionRequest:
     protocol: MeasureConfig
     score: bool                       # also run the check inputs and the held-out split
     device: str = "cpu"
+    environment: Lock | None = None   # measure with this environment's interpreter (None: this one's)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ A *run payload* is a plain JSON-able dict, so it can wait in the outbox::
      "artifacts": [[local_path, artifact_dir], ...]}
 
 Child runs carry every knob of the candidate as a param under its own name (``model.width``,
-``onnxruntime.graph_optimization_level``, ``tvm.opt_level``), every metric, and the tags below.
+``onnxruntime.graph_optimization_level``, ``onnxruntime.version``, ``tvm.opt_level``), every
+metric, the tags below, and as artifacts the samples, logs and ``environment/environment.lock``
+(the lock of the software environment the trial ran in).
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ def trial_payload(record: Any, study_id: str, study: str, owner: str, *, rank: i
         for name, folder in (("samples", "measurements"), ("build_log", "logs"), ("measure_log", "logs")):
             if record.paths.get(name):
                 artifacts.append([str(record.paths[name]), folder])
+        environment = (record.info or {}).get("environment") or {}
+        if environment.get("lock_file"):  # the exact versions and hashes the candidate ran with
+            artifacts.append([str(environment["lock_file"]), "environment"])
     metrics = {} if running else {k: float(v) for k, v in record.metrics.items() if np.isfinite(v)}
     if not running:
         for step in ("build", "measure"):

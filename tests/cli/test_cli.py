@@ -84,6 +84,7 @@ def test_doctor(cli) -> None:  # type: ignore[no-untyped-def]
     assert result.code == 0
     assert "local-cpu" in result.out and "onnxruntime" in result.out and "tvm" in result.out
     assert "energy counters:" in result.out
+    assert "installer: uv 0.13." in result.out and "registry: reachable: resolved packaging==" in result.out
 
 
 def test_unwritable_work_dir(cli, write_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -58,6 +58,8 @@ class TvmBackend(Backend):
     name = "tvm"
     apply_kinds = frozenset({"pass_context", "target_attr", "pipeline_option", "runtime_env", "tuning"})
     preload = ("tvm", "tvm.relax", "tvm.relax.frontend.onnx")
+    distribution = "apache-tvm"
+    environment_requires = ("onnx", "psutil")
     description = "Apache TVM (Relax), LLVM CPU code generation"
     runs_on = frozenset({"local", "remote"})
 
