@@ -151,3 +151,23 @@ def npz_arrays(path: str | Path, max_bytes: int) -> dict[str, tuple[tuple[int, .
                               f"holds {size_text(max(0, info.file_size - header))}")
             out[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype.str)
     return out
+
+
+def npy_array(path: str | Path, max_bytes: int) -> tuple[tuple[int, ...], str]:
+    """The shape and dtype the ``.npy`` file ``path`` declares, read from its header only: a
+    regular file of at most ``max_bytes``, no pickled objects, and exactly the size it declares
+    (:class:`Refused` otherwise)."""
+    import numpy as np
+
+    size = check_file(path, max_bytes)
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f, max_header_size=10_000)
+        header = f.tell()
+    if dtype.hasobject:
+        raise Refused("holds Python objects (only plain numbers are read)")
+    data = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+    if header + data != size:
+        raise Refused(f"declares {size_text(data)} of data but holds {size_text(max(0, size - header))}")
+    return tuple(int(d) for d in shape), dtype.str
