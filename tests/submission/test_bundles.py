@@ -131,12 +131,13 @@ def test_a_bundle_scored_on_its_own_easier_data_is_not_reproduced(bundle_copy) -
     assert "y_eval differs from workload digits's own held-out split" in verdict["info"]["data"]
 
 
-def test_export_never_replaces_a_folder_of_other_files(tuned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_never_touches_other_files(tuned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     study, _, _ = tuned
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "sub-000-notmine").mkdir()  # named like a bundle of the study, but not one
     result = run_cli("export", study, "--out", tmp_path)
-    assert result.code == 2 and "holds 'notes.txt', which is not a bundle" in result.err
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert result.code == 0, result
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "sub-000-notmine").is_dir()
 
 
 def test_report_shows_the_confirmed_figures(tuned) -> None:  # type: ignore[no-untyped-def]
