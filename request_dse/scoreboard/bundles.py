@@ -1,8 +1,8 @@
 """Submission bundles as scoreboard entries (read through :mod:`request_dse.submission`).
 
 Every bundle is verified (checksums, schema, size and depth limits) by the submission reader
-before it becomes an entry; a rejected bundle is listed with its reason, never ranked, and never
-stops the others. Badges come only from the organizer's validation store
+before it becomes an entry; a rejected bundle -- or one the organizer's validation rejected
+(unsafe settings, say) -- is listed with its reason, never ranked, and never stops the others. Badges come only from the organizer's validation store
 (:class:`request_dse.submission.store.ValidationStore`), matched by content digest; what a
 bundle's own ``validation.json`` says is shown as *claimed*. Names on the page are
 bundle-relative (the folder given, then the path under it): no path of the organizer's machine
@@ -114,8 +114,16 @@ def read_live(paths: Iterable[str | Path], store: ValidationStore | None = None)
                 declared.setdefault(metric, spec["better"])
         for metric, direction in b.objectives:
             declared.setdefault(metric, direction)
-    entries = tuple(entry_of(b, verdicts.get(b.digest), name) for b, name in bundles)
-    return LiveBundles(entries, tuple(rejected), declared)
+    entries = []
+    for b, name in bundles:
+        record = verdicts.get(b.digest)
+        if record is not None and record.get("status") == "rejected":  # the organizer refused this content
+            why = str(record.get("reason", ""))
+            why = why[why.index("rejected ("):] if "rejected (" in why else f"rejected: {why}"
+            rejected.append(escape(f"{name}: {why} (when validated, {record.get('validated', '')})"))
+            continue
+        entries.append(entry_of(b, record, name))
+    return LiveBundles(tuple(entries), tuple(rejected), declared)
 
 
 def workload_names(entries: Sequence[Entry]) -> list[str]:

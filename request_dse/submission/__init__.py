@@ -34,6 +34,7 @@ from request_dse.submission.bundle import (
 )
 from request_dse.submission.errors import REASONS, BundleError
 from request_dse.submission.schema import SCHEMA_VERSION, schema_path
+from request_dse.submission.store import ValidationStore
 
-__all__ = ["REASONS", "SCHEMA_VERSION", "Bundle", "BundleError", "find_bundles", "load_bundles", "open_bundle",
-           "read_bundle", "read_validation", "schema_path", "validation_path"]
+__all__ = ["REASONS", "SCHEMA_VERSION", "Bundle", "BundleError", "ValidationStore", "find_bundles", "load_bundles",
+           "open_bundle", "read_bundle", "read_validation", "schema_path", "validation_path"]

@@ -22,6 +22,15 @@ import yaml
 from request_dse.submission.checksums import write_checksums
 
 
+def small_study(name: str = "h") -> dict[str, object]:
+    return {"name": name, "workload": "digits", "target": "local-cpu", "frameworks": ["onnxruntime"],
+            "space": {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25],
+                                     "model.resolution": [4], "model.precision": ["fp32"]}},
+            "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}],
+            "budget": {"trials": 1}, "tracking": {"enabled": False}, "confirm": {"enabled": False},
+            "measure": {"warmup_runs": 1, "min_runs": 10, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1}}
+
+
 class Kit:
     """A real ONNX Runtime bundle of a one-trial digits study, made once in ``folder``."""
 
@@ -31,8 +40,6 @@ class Kit:
 
     def bundle(self) -> Path:
         if self._bundle is None:
-            from request_dse.testing.hostile import small_study
-
             self.folder.mkdir(parents=True, exist_ok=True)
             study = self.folder / "kit.yaml"
             study.write_text(yaml.safe_dump(small_study("kit")))

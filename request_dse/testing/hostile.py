@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from request_dse.testing.bundles import Kit
+from request_dse.testing.bundles import Kit, small_study
 
 #: Every case must be refused within this many seconds (the benchmark records the real figure).
 DEADLINE_S = 120.0
@@ -130,15 +130,6 @@ def _wait(pid: int, deadline: float) -> tuple[int, bool]:
 
 
 # ---------------------------------------------------------------------------------------------
-def small_study(name: str = "h") -> dict[str, object]:
-    return {"name": name, "workload": "digits", "target": "local-cpu", "frameworks": ["onnxruntime"],
-            "space": {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25],
-                                     "model.resolution": [4], "model.precision": ["fp32"]}},
-            "objectives": [{"maximize": "accuracy_top1"}, {"minimize": "latency_p90_ms"}],
-            "budget": {"trials": 1}, "tracking": {"enabled": False}, "confirm": {"enabled": False},
-            "measure": {"warmup_runs": 1, "min_runs": 10, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1}}
-
-
 def _write(path: Path, doc: object) -> Path:
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -155,3 +155,15 @@ def test_study_and_baselines_are_both_drawn(browser: Any, project: Path, baselin
     assert {p.get_attribute("data-participant") for p in browser.find_elements("css selector", "#points .pt")} == {"board"}
     assert console_problems(browser) == []
     keep_screenshot(browser, tmp_path, "scoreboard.png")
+
+
+def test_a_bundle_the_organizer_rejected_is_listed_not_ranked(project: Path, tmp_path: Path) -> None:
+    bundle = sorted((project / "submissions" / "board").glob("*/"))[0]
+    store = ValidationStore(tmp_path / "v.jsonl")
+    store.add({"bundle_digest": read_bundle(bundle).digest, "status": "rejected", "badges": [],
+               "validated": "2026-12-01T00:00:00+00:00",
+               "reason": f"/home/organizer/in/{bundle.name}: rejected (unsafe_settings): artifact/session.json: ..."})
+    live = read_live([project / "submissions"], store)
+    assert bundle.name not in {e.id for e in live.entries}
+    assert live.rejected == (f"submissions/board/{bundle.name}: rejected (unsafe_settings): artifact/session.json: ... "
+                             "(when validated, 2026-12-01T00:00:00+00:00)",)

@@ -76,6 +76,24 @@ def test_validate_marks_the_bundles_reproduced(tuned) -> None:  # type: ignore[n
         assert bundle.claimed_badges == ("available", "functional", "reproduced")
 
 
+def test_validate_takes_several_bundles_and_folders(tuned, bundle_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One line per bundle (rejections on stderr), a summary, exit 0 only if all are reproduced."""
+    _, _, bundles = tuned
+    tampered = bundle_copy()
+    (tampered / "README.md").write_text("changed")
+    store = tmp_path / "v.jsonl"
+    result = run_cli("validate", bundles[0].parent, tampered, tmp_path / "missing", "--tolerance", "10",
+                     "--store", store, "-q")
+    assert result.code == 2, result
+    out = result.out.strip().splitlines()
+    assert [line.split(": ")[0] for line in out[:-1]] == [str(b) for b in bundles]
+    assert out[-1].startswith(f"{len(bundles) + 2} bundle(s): ") and "2 rejected" in out[-1]
+    err = result.err.strip().splitlines()
+    assert len(err) == 2 and "rejected (tampered): README.md" in err[0] and "missing: rejected (not_found)" in err[1]
+    good = run_cli("validate", *bundles, "--tolerance", "10", "--store", store, "-q")
+    assert good.code in (0, 1) and good.err == ""
+
+
 def test_validate_fails_a_claim_the_artifact_cannot_hold(bundle_copy) -> None:  # type: ignore[no-untyped-def]
     """A bundle claiming a latency 1000x better than its artifact runs: functional, not reproduced (exit 1)."""
     from request_dse.submission.checksums import write_checksums
