@@ -5,9 +5,11 @@ inherits nothing), which limits itself before reading the call (:mod:`._sandboxe
 bubblewrap (``bwrap``, the Debian package ``bubblewrap``) works, the process also runs in its
 own namespaces: no network (only a loopback of its own), its own process tree, no
 capabilities, a private empty ``/tmp``, and a filesystem holding only the system's libraries,
-the Python installation, request-dse, the paths the caller lists read-only (the bundle) and the
-folders it lists writable (its log and its answer). Without bubblewrap only the limits apply;
-:func:`isolation` says which, and validation records it.
+the Python installation, request-dse, the paths the caller lists read-only (the bundle), the
+folders it lists writable (its log and its answer), and a private writable copy of each folder
+the caller names in ``scratch`` (a cache inside the read-only bundle that a library insists on
+writing to: the copy is shown in its place, and discarded). Without bubblewrap only the limits
+apply; :func:`isolation` says which, and validation records it.
 
 What comes back is read as data (:mod:`._transfer`), never unpickled, so a worker that ran
 hostile native code cannot run code in the parent.
@@ -85,8 +87,10 @@ def _python_paths() -> list[Path]:
     return sorted(p.resolve() for p in paths)
 
 
-def bwrap_args(readonly: Iterable[Path], writable: Iterable[Path], cwd: Path) -> list[str]:
-    """The bubblewrap command line (without the command it runs)."""
+def bwrap_args(readonly: Iterable[Path], writable: Iterable[Path], cwd: Path,
+               shadows: Iterable[tuple[Path, Path]] = ()) -> list[str]:
+    """The bubblewrap command line (without the command it runs); ``shadows``: (private copy,
+    folder it is shown as), mounted over the read-only view."""
     args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -106,6 +110,8 @@ def bwrap_args(readonly: Iterable[Path], writable: Iterable[Path], cwd: Path) ->
             args += ["--ro-bind", str(real), str(real)]
     for path in writable:
         args += ["--bind", str(Path(path).resolve()), str(Path(path).resolve())]
+    for copy, shown in shadows:
+        args += ["--bind", str(copy.resolve()), str(shown.resolve())]
     return [*args, "--chdir", str(cwd.resolve())]
 
 
@@ -135,6 +141,7 @@ class SandboxRunner(ProcessRunner):
 
     readonly: Sequence[Path] = ()
     results: Sequence[type] = ()
+    scratch: Sequence[Path] = ()
     _spawned: dict[int, Any] = field(default_factory=dict)
 
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
@@ -156,7 +163,12 @@ class SandboxRunner(ProcessRunner):
             cmd = [sys.executable, "-m", "request_dse.execute._sandboxed", str(folder)]
             home = str(folder / "home")
             if isolation().kind == "bubblewrap":
-                cmd = [*bwrap_args(self.readonly, [folder, log.parent], folder), *cmd]
+                shadows = []
+                for i, path in enumerate(self.scratch):
+                    copy = folder / f"scratch-{i}"
+                    shutil.copytree(path, copy, symlinks=True)
+                    shadows.append((copy, path))
+                cmd = [*bwrap_args(self.readonly, [folder, log.parent], folder, shadows), *cmd]
                 home = "/tmp"
             started = time.monotonic()
             with open(log, "ab") as out:

@@ -191,7 +191,7 @@ def open_bundle(path: str | Path) -> Iterator[Bundle]:
     if not source.exists():
         raise BundleError(source, "not_found", "no such file or folder")
     if source.is_dir():
-        yield verify_folder(source, source)
+        yield verify_folder(source.resolve(), source)  # an absolute root: workers run elsewhere
         return
     if not is_archive(source):
         raise BundleError(source, "not_a_bundle", "expected a bundle folder or a .tar.gz / .tgz / .zip archive")

@@ -16,6 +16,7 @@ Nothing of a bundle runs, and none of its data is loaded, in the validating proc
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from request_dse.backends import BuildResult, UnsafeSettings, bundled_catalog, get_backend, load_catalog, names
-from request_dse.bounded import Refused, npy_array, npz_arrays
+from request_dse.bounded import Refused, npy_array, npz_arrays, read_json
 from request_dse.cachedir import cache_root
 from request_dse.errors import UserError
 from request_dse.evaluate import Interval, TrialJob, metric_intervals
@@ -162,6 +163,23 @@ def workload_data(bundle: Bundle) -> tuple[bool | None, str, PreparedModel | Non
     return True, f"data/inputs.npz is workload {name}'s held-out split; outputs checked against its own reference", own
 
 
+def scratch_of(artifact: Path) -> list[Path]:
+    """Folders of the artifact its backend writes to when loading (``caches`` in its
+    ``meta.json``: torch's Inductor cache), each a plain sub-folder: in the sandbox they are
+    private writable copies over the read-only bundle. Names that are not are ignored."""
+    try:
+        caches = read_json(artifact / "meta.json", 1 << 20).get("caches", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    found = []
+    for name in caches if isinstance(caches, list) else []:
+        path = artifact / str(name)
+        if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", name) and name not in (".", "..") \
+                and path.is_dir() and not path.is_symlink():
+            found.append(path)
+    return found
+
+
 def _tail(log: Path, lines: int = 20) -> str:
     """The last lines of a worker's log (written in the sandbox: read from its end only)."""
     try:
@@ -200,7 +218,8 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
     with tempfile.TemporaryDirectory(prefix="request-dse-validate-") as work:
         job = TrialJob(0, candidate, None, BuildConfig(), session, spec, Path(work),
                        reuse=BuildResult("ok", artifact, prepared))
-        runner = SandboxRunner(readonly=[bundle.root, prepared.data_path], results=[SessionResult])  # type: ignore[list-item]
+        runner = SandboxRunner(readonly=[bundle.root, prepared.data_path], results=[SessionResult],  # type: ignore[list-item]
+                               scratch=scratch_of(artifact))
         executor = LocalExecutor(LocalRuntime(runner, 1, target.build_cores() or ()), 1)
         try:
             ((_, result),) = run_jobs(executor, [job])

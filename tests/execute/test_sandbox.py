@@ -95,3 +95,16 @@ def test_an_answer_naming_other_records_is_refused(tmp_path: Path) -> None:
     (tmp_path / _transfer.RESULT_JSON).write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="has fields it does not declare"):
         _transfer.read(tmp_path, [SessionResult])
+
+
+def test_a_scratch_folder_is_a_private_copy(tmp_path: Path, listener: int) -> None:
+    """A cache inside the read-only bundle that a library writes to is shown as a writable copy."""
+    cache = tmp_path / "bundle" / "artifact" / "inductor"
+    cache.mkdir(parents=True)
+    (cache / "kernel.so").write_text("compiled")
+    runner = SandboxRunner(readonly=[tmp_path / "bundle"], scratch=[cache])
+    out = runner.run(workers.sandbox_view, (listener, (str(cache), str(tmp_path / "bundle")), (str(cache / "kernel.so"),)),
+                     timeout_s=60, memory_limit_mb=900, log_path=tmp_path / "logs" / "w.log")
+    assert out.status == "ok", out
+    assert out.value["writable"] == [str(cache)] and out.value["readable"] == [str(cache / "kernel.so")]
+    assert sorted(p.name for p in cache.iterdir()) == ["kernel.so"]  # the bundle itself is unchanged
