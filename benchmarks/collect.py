@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["quickstart", "reliability", "tracking", "executors", "tvm_tuning", "search_efficiency",
+ORDER = ["quickstart", "reliability", "untrusted", "tracking", "executors", "tvm_tuning", "search_efficiency",
          "early_stopping", "overhead", "tuned_vs_baseline", "environments", "scoreboard", "gpu"]
 HEADER = """# Benchmark results
 

@@ -1,11 +1,13 @@
-"""Reliability table: injected faults, kills, bad inputs and a full disk, and what was lost.
+"""Reliability table: injected faults, kills, bad and hostile inputs and a full disk, and what was lost.
 
-    .venv/bin/python benchmarks/reliability.py          # about 10 minutes on 2 cores
+    .venv/bin/python benchmarks/reliability.py          # about 12 minutes on 2 cores
 
 Every figure comes from real runs of ``request-dse`` as a separate process: a study over every
 fault of the ``faults`` backend at both stages; a study killed with SIGKILL at random moments and
-resumed; every malformed input of ``tests/data/bad/``; a study whose disk fills up (when a small
-tmpfs can be mounted). Writes ``benchmarks/results/reliability.md``.
+resumed; every malformed input of ``tests/data/bad/``; every hostile input made at run time
+(``request_dse/testing/hostile.py`` and ``bundle_cases.py``: bombs, deep documents, unsafe
+bundle settings, fake names, a self-written badge, bad settings); a study whose disk fills up
+(when a small tmpfs can be mounted). Writes ``benchmarks/results/reliability.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import REPO, fresh_env, machine, tempdir  # noqa: E402
+from benchmarks._util import REPO, fresh_env, machine, tempdir, write_section  # noqa: E402
 
 EXE = str(Path(sys.executable).with_name("request-dse"))
 BAD = REPO / "tests" / "data" / "bad"
@@ -114,6 +116,29 @@ def bad_inputs(env: dict[str, str]) -> list[object]:
     return [len(cases), handled]
 
 
+def hostile_inputs(tmp: Path) -> tuple[int, int, list[str], float, float]:
+    """(tried, handled, problems, slowest refusal in s, largest peak memory in MiB) of every hostile case."""
+    from request_dse.testing import bundle_cases, hostile
+    from request_dse.testing.bundles import Kit
+
+    kit = Kit(tmp / "kit")
+    tried = handled = 0
+    problems: list[str] = []
+    slowest = largest = 0.0
+    for case in (*hostile.CASES, *bundle_cases.CASES):
+        if case.available():
+            problems.append(f"{case.name}: not run here ({case.available()})")
+            continue
+        tried += 1
+        folder = tmp / "hostile" / case.name
+        outcome = hostile.run(case, folder, kit)
+        found = outcome.problems(case, folder)
+        handled += not found
+        problems += [f"{case.name}: {p}" for p in found]
+        slowest, largest = max(slowest, outcome.wall_s), max(largest, outcome.peak_rss_mb)
+    return tried, handled, problems, slowest, largest
+
+
 def full_disk(tmp: Path, env: dict[str, str]) -> list[object] | None:
     disk = tmp / "disk"
     disk.mkdir()
@@ -150,6 +175,7 @@ def main() -> None:
         fault_rows = faults(tmp, env)
         kill_row = kills(tmp, env)
         tried, handled = bad_inputs(env)
+        h_tried, h_handled, h_problems, slowest, largest = hostile_inputs(tmp)
         disk_row = full_disk(tmp, env)
     lost = sum(int(r[3]) for r in fault_rows) + int(kill_row[2]) + (int(disk_row[2]) if disk_row else 0)
     corrupted = int(kill_row[3]) + (int(disk_row[3]) if disk_row else 0) + sum(int(r[4]) for r in fault_rows[:1])
@@ -162,13 +188,16 @@ def main() -> None:
               f"| {kill_row[0]} | {kill_row[1]} | {kill_row[2]} | {kill_row[3]} |"]
     if disk_row:
         lines.append(f"| {disk_row[0]} | {disk_row[1]} | {disk_row[2]} | {disk_row[3]} |")
-    lines += ["", f"Bad inputs tried: **{tried}**, handled with exit code 2 and a one-line error: **{handled}**.",
+    lines += ["", f"Bad inputs tried (tests/data/bad/): **{tried}**, handled with exit code 2 and a one-line error: "
+              f"**{handled}**.",
+              f"Hostile inputs made at run time (bundles, archives, settings, names): **{h_tried}**, handled as they "
+              f"must be (refused in one escaped line, nothing written where they chose; a scoreboard still written): "
+              f"**{h_handled}**; slowest refusal {slowest:.1f} s, largest peak memory {largest:.0f} MiB "
+              "(per case: benchmarks/results/untrusted.md).",
+              *[f"- {p}" for p in h_problems],
               f"Faults injected: **{len(fault_rows)}**; trials lost in all: **{lost}**; studies corrupted: "
               f"**{corrupted}**.", ""]
-    out = REPO / "benchmarks" / "results" / "reliability.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_section(REPO / "benchmarks" / "results" / "reliability.md", lines)
 
 
 if __name__ == "__main__":

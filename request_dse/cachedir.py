@@ -15,6 +15,7 @@ it when a study ends, ``request-dse cache prune`` on demand.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from request_dse.errors import UserError
 
 DEFAULT_MAX_MB = 5120
+MAX_MB = 1 << 30  # a petabyte: more than any disk, and still an exact integer of bytes
 UNIT_DIRS = ("metaschedule", "envs")
 MIN_AGE_S = 600.0
 ENV = "REQUEST_DSE_CACHE_MAX_MB"
@@ -46,9 +48,17 @@ class Pruned:
 
 
 def cache_root() -> Path:
-    """Shared caches (prepared models, results, tuning databases): $REQUEST_DSE_CACHE or ~/.cache."""
+    """Shared caches (prepared models, results, tuning databases): $REQUEST_DSE_CACHE or ~/.cache.
+
+    Raises :class:`UserError` when that path exists but is not a folder, or when the size limit
+    (:func:`max_bytes`) is not a valid number: both are checked whenever the cache is used."""
     env = os.environ.get("REQUEST_DSE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "request-dse"
+    root = Path(env) if env else Path.home() / ".cache" / "request-dse"
+    if root.exists() and not root.is_dir():
+        where = "$REQUEST_DSE_CACHE" if env else "the cache folder"
+        raise UserError(f"{where}: {root} is not a folder (point it at a folder, or at a path that does not exist yet)")
+    max_bytes()
+    return root
 
 
 def max_bytes() -> int:
@@ -59,8 +69,8 @@ def max_bytes() -> int:
         value = float(text)
     except ValueError:
         raise UserError(f"${ENV}: must be a number of megabytes; got {text!r}") from None
-    if value < 0:
-        raise UserError(f"${ENV}: must be >= 0; got {text!r}")
+    if not math.isfinite(value) or value < 0 or value > MAX_MB:
+        raise UserError(f"${ENV}: must be a finite number of megabytes in [0, {MAX_MB}]; got {text!r}")
     return int(value * (1 << 20))
 
 

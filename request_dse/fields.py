@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from request_dse.errors import ConfigError
-from request_dse.text import did_you_mean
+from request_dse.text import did_you_mean, short_repr
 
 REQUIRED: Any = object()
 
@@ -48,9 +48,7 @@ class Ctx:
 
 def describe(value: Any) -> str:
     """A short rendering of a received value for error messages."""
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
+    text = short_repr(value)
     return f"{text} ({type(value).__name__})" if not isinstance(value, str) else text
 
 

@@ -1,9 +1,11 @@
-"""Plain text for the terminal: tables, numbers, durations, plurals, suggestions, error headlines."""
+"""Plain text for the terminal: tables, numbers, durations, plurals, suggestions, error headlines,
+and names from someone else's files escaped."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -91,3 +93,60 @@ def headline(error: str, width: int = 100) -> str:
     if " " in tail[:12]:
         tail = tail[tail.index(" ") + 1:]
     return head.rstrip() + " ... " + tail.lstrip()
+
+
+#: Characters never printed as they are: C0 and C1 controls, DEL, and the Unicode format characters
+#: that reorder or hide text (bidirectional overrides, zero-width marks).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def escape(text: str) -> str:
+    """``text`` with every control or invisible character shown as an escape (``\\n``, ``\\x1b``,
+    ``\\u202e``): a name from someone else's file can neither break a line nor drive the terminal."""
+
+    def one(m: re.Match[str]) -> str:
+        c = m.group(0)
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _UNSAFE.sub(one, text)
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, produced by a walk that stops there: a value
+    that is huge once expanded (a YAML alias bomb) costs no more than a small one."""
+    parts: list[str] = []
+    used = 0
+    stack: list[Any] = [value]
+    while stack and used <= limit:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            piece = str(item)
+        elif isinstance(item, Mapping):
+            pairs = list(_first(item.items(), limit))
+            stack.append(_Text("}"))
+            for i, (k, v) in enumerate(reversed(pairs)):
+                stack.extend([v, _Text(": "), k] + ([_Text(", ")] if i < len(pairs) - 1 else []))
+            piece = "{"
+        elif isinstance(item, (list, tuple)):
+            items = list(_first(item, limit))
+            stack.append(_Text("]" if isinstance(item, list) else ",)" if len(item) == 1 else ")"))
+            for i, v in enumerate(reversed(items)):
+                stack.extend([v] + ([_Text(", ")] if i < len(items) - 1 else []))
+            piece = "[" if isinstance(item, list) else "("
+        else:
+            piece = repr(item) if not isinstance(item, str) or len(item) <= limit else repr(item[:limit + 1])
+        parts.append(piece)
+        used += len(piece)
+    text = "".join(parts)
+    return text if len(text) <= limit and not stack else text[:limit - 3] + "..."
+
+
+class _Text(str):
+    """Punctuation pushed on the walk's stack (told apart from a string value)."""
+
+
+def _first(items: Any, n: int) -> Any:
+    for i, item in enumerate(items):
+        if i >= n:
+            return
+        yield item

@@ -25,11 +25,13 @@ FAST_MEASURE = {"warmup_runs": 2, "min_runs": 10, "min_time_s": 0.0, "max_time_s
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One cache for the session (prepared models are reused); no MLflow server by accident."""
+    """One cache and one validation store for the session (prepared models are reused); no MLflow
+    server by accident."""
     cache = tmp_path_factory.mktemp("cache")
     saved = {k: os.environ.get(k) for k in ("REQUEST_DSE_CACHE", "REQUEST_DSE_PATH", "MLFLOW_TRACKING_URI",
-                                            "REQUEST_DSE_PLUGINS")}
+                                            "REQUEST_DSE_PLUGINS", "REQUEST_DSE_VALIDATIONS")}
     os.environ["REQUEST_DSE_CACHE"] = str(cache)
+    os.environ["REQUEST_DSE_VALIDATIONS"] = str(tmp_path_factory.mktemp("organizer") / "validations.jsonl")
     os.environ["REQUEST_DSE_PLUGINS"] = TESTING_PLUGINS
     os.environ.pop("REQUEST_DSE_PATH", None)
     os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -71,3 +71,19 @@ def test_cache_command(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert info.code == 0 and "prepared" in info.out and "2.0 MB" in info.out
     pruned = cli("cache", "prune", "--max-mb", "1")
     assert pruned.code == 0 and "evicted 1 entries" in pruned.out
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "1e400", "-1"])
+def test_a_limit_that_is_no_finite_size_is_refused(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("REQUEST_DSE_CACHE_MAX_MB", text)
+    with pytest.raises(UserError, match=f"must be a finite number of megabytes in \\[0, 1073741824\\]; got '{text}'"):
+        max_bytes()
+
+
+def test_a_cache_that_is_a_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from request_dse.cachedir import cache_root
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("REQUEST_DSE_CACHE", str(tmp_path / "file"))
+    with pytest.raises(UserError, match="REQUEST_DSE_CACHE: .*/file is not a folder"):
+        cache_root()

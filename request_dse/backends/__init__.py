@@ -13,14 +13,18 @@ from request_dse.backends._base import (
                                         BuildRequest,
                                         BuildResult,
                                         Session,
+                                        UnsafeSettings,
+                                        check_keys,
                                         package_version,
                                         read_meta,
+                                        read_settings,
                                         write_meta,
 )
 from request_dse.backends.build import build_candidate, build_prepared, prepare_candidate
 from request_dse.backends.catalog import Catalog, Flag, load_catalog
 from request_dse.backends.registry import backends, bundled_catalog, get_backend, names
 
-__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "Session", "backends",
-           "build_candidate", "build_prepared", "bundled_catalog", "get_backend", "load_catalog", "names",
-           "package_version", "prepare_candidate", "read_meta", "write_meta"]
+__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "Session", "UnsafeSettings",
+           "backends", "build_candidate", "build_prepared", "bundled_catalog", "check_keys", "get_backend",
+           "load_catalog", "names", "package_version", "prepare_candidate", "read_meta", "read_settings",
+           "write_meta"]

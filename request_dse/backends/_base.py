@@ -23,6 +23,11 @@ A backend is a class with a ``name`` (its catalog is ``backends/<name>.yaml``) a
   failure; the worker turns the exception into a ``build_error`` value.
 * :meth:`Backend.load` -- runs in a measurement worker: loads the folder and returns a
   :class:`Session`. Nothing from the build process is shared but files.
+* :meth:`Backend.check_artifact` -- before an artifact from someone else (a submission bundle)
+  is loaded: every setting :meth:`load` would apply from its files must be a key the catalog
+  declares, with a value its flag can take, of the right type; otherwise it raises
+  :class:`UnsafeSettings` naming the file, the key and the rule. A backend whose ``load`` reads
+  settings from the artifact must check each one here; the default checks ``meta.json`` only.
 
 Backends never time anything themselves; the target's measurement session does, around
 :meth:`Session.run`, so every backend is measured by the same protocol.
@@ -49,6 +54,16 @@ from request_dse.space import Candidate
 from request_dse.workloads import PreparedModel, Workload, WorkloadRef
 
 META_FILE = "meta.json"
+#: Largest settings file read from an artifact someone else built.
+MAX_SETTINGS_BYTES = 1 << 20
+
+
+class UnsafeSettings(ValueError):
+    """An artifact's settings break its backend's catalog: ``<file>: <key>: <rule>``."""
+
+    def __init__(self, file: str, key: str, rule: str) -> None:
+        self.file, self.key, self.rule = file, key, rule
+        super().__init__(f"{file}: {key}: {rule}" if key else f"{file}: {rule}")
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,12 @@ class Backend(abc.ABC):
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
         """Load an artifact written by :meth:`build`."""
 
+    def check_artifact(self, artifact_dir: Path, catalog: Catalog) -> None:
+        """Refuse (:class:`UnsafeSettings`) what an artifact from someone else would apply when
+        loaded, unless ``catalog`` allows it (see the module docstring)."""
+        if (artifact_dir / META_FILE).exists():
+            read_settings(artifact_dir, META_FILE)
+
 
 def write_meta(out_dir: Path, **meta: Any) -> None:
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
@@ -142,6 +163,39 @@ def write_meta(out_dir: Path, **meta: Any) -> None:
 
 def read_meta(artifact_dir: Path) -> dict[str, Any]:
     return json.loads((artifact_dir / META_FILE).read_text())
+
+
+def read_settings(artifact_dir: Path, name: str) -> dict[str, Any]:
+    """A JSON object of an artifact someone else built, within size and depth limits
+    (:class:`UnsafeSettings` otherwise)."""
+    from request_dse.bounded import Refused, read_json
+
+    try:
+        doc = read_json(artifact_dir / name, MAX_SETTINGS_BYTES)
+    except FileNotFoundError:
+        raise UnsafeSettings(name, "", "is missing") from None
+    except Refused as exc:
+        raise UnsafeSettings(name, "", str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise UnsafeSettings(name, "", f"is not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise UnsafeSettings(name, "", f"must be a JSON object; got {type(doc).__name__}")
+    return doc
+
+
+def check_keys(file: str, where: str, value: Any, allowed: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` must be a JSON object whose keys are among ``allowed`` (name -> type or tuple)
+    and whose values have those types; returns it."""
+    if not isinstance(value, dict):
+        raise UnsafeSettings(file, where, f"must be a JSON object; got {type(value).__name__}")
+    for key, item in value.items():
+        if key not in allowed:
+            raise UnsafeSettings(file, f"{where}.{key}" if where else str(key),
+                                 f"is not a known key (allowed: {', '.join(sorted(allowed))})")
+        kind = allowed[key]
+        if not isinstance(item, kind) or (isinstance(item, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))):
+            raise UnsafeSettings(file, f"{where}.{key}" if where else str(key), f"has the wrong type ({type(item).__name__})")
+    return value
 
 
 def package_version(dist: str) -> str | None:

@@ -66,6 +66,26 @@ class Catalog:
     def defaults(self) -> dict[str, Any]:
         return {name: flag.default for name, flag in self.flags.items()}
 
+    def keys(self, kind: str) -> dict[str, Flag]:
+        """The keys of one apply kind the catalog declares, with the flag that sets each."""
+        return {flag.apply[kind]: flag for flag in self.flags.values() if flag.apply_kind == kind}
+
+    def check_setting(self, kind: str, key: Any, value: Any) -> str | None:
+        """Why an artifact may not apply ``key = value`` of ``kind``, or None: the key must be one
+        this catalog declares for that kind, and the value one its flag can apply, of the same type."""
+        declared = self.keys(kind)
+        if not isinstance(key, str) or key not in declared:
+            allowed = ", ".join(sorted(declared)) or "none"
+            return f"is not among the {kind} keys of the {self.backend} catalog (allowed: {allowed})"
+        flag = declared[key]
+        dim = flag.dimension
+        if dim.kind == "categorical":
+            applied = [flag.applied_value(c) for c in dim.choices]
+            if any(_same(value, a) for a in applied):
+                return None
+            return f"must be one of {', '.join(map(repr, applied))} (flag {flag.name}); got {describe(value)}"
+        return None if dim.contains(value) else f"must be in {dim.describe_domain()} (flag {flag.name}); got {describe(value)}"
+
     def apply(self, flags: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """Resolved flag values grouped by apply kind: ``{kind: {key: applied value}}``."""
         groups: dict[str, dict[str, Any]] = {}
@@ -73,6 +93,15 @@ class Catalog:
             flag = self.flags[name]
             groups.setdefault(flag.apply_kind, {})[flag.apply[flag.apply_kind]] = flag.applied_value(value)
         return groups
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type (``True`` is not ``1``), containers compared item by item."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 def _requirement(value: Any, ctx: Ctx) -> Any:

@@ -19,11 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, BuildRequest, Session, package_version, read_meta, write_meta
+from request_dse.backends._base import (
+    META_FILE,
+    Backend,
+    BuildRequest,
+    Session,
+    UnsafeSettings,
+    check_keys,
+    package_version,
+    read_meta,
+    read_settings,
+    write_meta,
+)
 from request_dse.backends.catalog import Catalog
 from request_dse.workloads import PreparedModel
 
 OPTIONS_FILE = "session.json"
+#: Options that write files where they name, refused even if a catalog were to declare them.
+WRITES_FILES = ("optimized_model_filepath", "profile_file_prefix", "enable_profiling")
 
 
 def resolve_options(flags: Mapping[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
@@ -53,6 +66,29 @@ def session_options(settings: list[Mapping[str, Any]], threads: int) -> Any:
         else:
             options.add_session_config_entry(setting["key"], str(value))
     return options
+
+
+def check_settings(artifact_dir: Path, catalog: Catalog, kinds: frozenset[str]) -> None:
+    """Every setting ``session.json`` would apply must be one ``catalog`` declares (see
+    :meth:`Backend.check_artifact`); ``meta.json`` must name the input as a string."""
+    meta = check_keys(META_FILE, "", read_settings(artifact_dir, META_FILE),
+                      {"backend": str, "version": str, "input_name": str, "files": list})
+    if not isinstance(meta.get("input_name"), str):
+        raise UnsafeSettings(META_FILE, "input_name", "is required (a string)")
+    saved = check_keys(OPTIONS_FILE, "", read_settings(artifact_dir, OPTIONS_FILE), {"settings": list, "flags": dict})
+    for i, setting in enumerate(saved.get("settings", [])):
+        where = f"settings[{i}]"
+        check_keys(OPTIONS_FILE, where, setting, {"kind": str, "key": str, "value": (str, int, float, bool), "enum": str})
+        kind, key = setting.get("kind"), setting.get("key")
+        if kind not in kinds or "value" not in setting:
+            raise UnsafeSettings(OPTIONS_FILE, where, f"must have a kind among {', '.join(sorted(kinds))}, a key and a value")
+        if key in WRITES_FILES:
+            raise UnsafeSettings(OPTIONS_FILE, f"{where}.key", f"{key!r} writes files where it names: never applied")
+        rule = catalog.check_setting(kind, key, setting["value"])
+        if rule is None and "enum" in setting and setting["enum"] != catalog.keys(kind)[key].apply.get("enum"):
+            rule = f"enum {setting['enum']!r} is not the one the catalog names"
+        if rule is not None:
+            raise UnsafeSettings(OPTIONS_FILE, f"{where} ({kind} {key})", rule)
 
 
 class OrtSession(Session):
@@ -137,6 +173,9 @@ class OnnxRuntimeBackend(Backend):
         write_meta(out, backend=self.name, version=ort.__version__, input_name=prepared.input_name,
                    files=["model.onnx", OPTIONS_FILE])
         return {"onnxruntime": ort.__version__}
+
+    def check_artifact(self, artifact_dir: Path, catalog: Catalog) -> None:
+        check_settings(artifact_dir, catalog, self.apply_kinds)
 
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
         import onnxruntime as ort

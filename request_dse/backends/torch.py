@@ -30,7 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, BuildRequest, Session, package_version, read_meta, write_meta
+from request_dse.backends._base import (
+    Backend,
+    BuildRequest,
+    Session,
+    UnsafeSettings,
+    check_keys,
+    package_version,
+    read_meta,
+    read_settings,
+    write_meta,
+)
+from request_dse.backends.catalog import Catalog
 from request_dse.files import sha256_file
 from request_dse.workloads import PreparedModel, Workload
 
@@ -51,6 +62,37 @@ def make_module(spec: Mapping[str, Any], weights: Path) -> Any:
                           num_classes=int(spec.get("num_classes", 10)))
     module.load_state_dict(load_file(str(weights)))
     return module.eval()
+
+
+#: What ``session.json`` may hold, and the model it may describe.
+_SETTINGS_KEYS = {"model": dict, "sample_shape": list, "batch_size": int, "compile": dict, "model_option": dict,
+                  "inductor_config": dict, "flags": dict}
+_MODEL_KEYS = {"family": str, "width": (int, float, type(None)), "depth": (int, type(None)),
+               "resolution": (int, type(None)), "num_classes": int}
+
+
+def check_settings(artifact_dir: Path, catalog: Catalog, kinds: frozenset[str]) -> None:
+    """``session.json`` describes a zoo model within bounds, and every compile, model and
+    Inductor setting it applies is one the catalog declares (see :meth:`Backend.check_artifact`)."""
+    saved = check_keys(SETTINGS_FILE, "", read_settings(artifact_dir, SETTINGS_FILE), _SETTINGS_KEYS)
+    model = check_keys(SETTINGS_FILE, "model", saved.get("model", {}), _MODEL_KEYS)
+    if model.get("family") not in ("mobilenet", "resnet"):
+        raise UnsafeSettings(SETTINGS_FILE, "model.family", "must be a zoo family (mobilenet, resnet)")
+    for key, high in (("width", 4), ("depth", 200), ("resolution", 1024), ("num_classes", 100_000)):
+        value = model.get(key)
+        if value is not None and not 0 < value <= high:
+            raise UnsafeSettings(SETTINGS_FILE, f"model.{key}", f"must be in (0, {high}]; got {value!r}")
+    shape = saved.get("sample_shape", [])
+    if not (1 <= len(shape) <= 4 and all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 4096 for d in shape)
+            and int(np.prod(shape)) <= 1 << 24):
+        raise UnsafeSettings(SETTINGS_FILE, "sample_shape", "must be 1 to 4 sizes in [1, 4096], of at most 2**24 values")
+    if not 1 <= saved.get("batch_size", 1) <= 4096:
+        raise UnsafeSettings(SETTINGS_FILE, "batch_size", "must be in [1, 4096]")
+    for kind in sorted(kinds):
+        for key, value in saved.get(kind, {}).items():
+            rule = catalog.check_setting(kind, key, value)
+            if rule is not None:
+                raise UnsafeSettings(SETTINGS_FILE, f"{kind}.{key}", rule)
 
 
 class TorchSession(Session):
@@ -173,6 +215,9 @@ class TorchBackend(Backend):
         if settings["model_option"].get("autocast") == "bf16":
             info["output_tolerance"] = list(BF16_TOLERANCE)
         return info
+
+    def check_artifact(self, artifact_dir: Path, catalog: Catalog) -> None:
+        check_settings(artifact_dir, catalog, self.apply_kinds)
 
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
         read_meta(artifact_dir)

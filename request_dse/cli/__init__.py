@@ -14,6 +14,7 @@ import click
 
 from request_dse import __version__
 from request_dse.errors import NothingMeasured, UserError
+from request_dse.text import escape
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -96,16 +97,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except UserError as exc:
-        click.echo(f"request-dse: error: {exc}", err=True)
+        click.echo(f"request-dse: error: {escape(str(exc))}", err=True)  # one line, whatever a name holds
         code = exc.exit_code
     except NothingMeasured as exc:
-        click.echo(f"request-dse: {exc}", err=True)
+        click.echo(f"request-dse: {escape(str(exc))}", err=True)
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - only a full or read-only disk is handled here
         reason = _environment_error(exc)
         if reason is None:
             raise
-        click.echo(f"request-dse: error: {reason}; what was recorded before is kept: "
+        click.echo(f"request-dse: error: {escape(reason)}; what was recorded before is kept: "
                    "fix it and run the same command to continue", err=True)
         code = 2
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,19 +20,26 @@ def command(study_a: Path, study_b: Path) -> int:
             work dir); the MLflow store they track to, for the link only.
     Writes: nothing (both studies must have been tuned; neither is changed).
 
-    The studies must optimize the same objectives. The shared reference point is the studies'
-    own when both set the same one, otherwise the worst value of each objective over both
-    fronts, pushed out by 10% of its range.
+    Only studies of the same workload and objectives compare (otherwise exit code 2). A study's
+    confirmed figures (fresh sessions of the confirm phase, stored by `tune` or `export`) are
+    used where it has them, its search figures otherwise; the output says which. The shared
+    reference point is the studies' own when both set the same one, otherwise the worst value of
+    each objective over both fronts, pushed out by 10% of its range.
     """
     from request_dse.results import candidate_label
     from request_dse.search import load_existing, records
     from request_dse.study import load_plan
     from request_dse.text import fmt, plural, table
-    from request_dse.tracking.compare import compare
+    from request_dse.tracking.compare import check_comparable, compare
 
     plans = [load_plan(study_a), load_plan(study_b)]
+    check_comparable(plans[0], plans[1])
     studies = [load_existing(p.storage_url, p.name) for p in plans]
-    result = compare(plans[0], records(studies[0]), plans[1], records(studies[1]))
+    trials = [records(s) for s in studies]
+    confirmed = [_confirmed_front(p, s, t) for p, s, t in zip(plans, studies, trials, strict=True)]
+    result = compare(plans[0], trials[0], plans[1], trials[1], given=(confirmed[0][0], confirmed[1][0]))
+    for plan, (_, figures) in zip(plans, confirmed, strict=True):
+        click.echo(f"{plan.name}: {figures}")
     names = list(result.names)
     ref = ", ".join(f"{m}={fmt(v, m)}" for m, v in zip(names, result.reference))
     click.echo(f"objectives: {', '.join(f'{d} {m}' for m, d in zip(names, result.directions))}")
@@ -52,6 +60,20 @@ def command(study_a: Path, study_b: Path) -> int:
         click.echo(f"larger hypervolume: {better.name}")
     click.echo(_link(plans, studies))
     return 0
+
+
+def _confirmed_front(plan: Any, study: Any, trials: list[Any]) -> tuple[list[Any] | None, str]:
+    """The study's front on its confirmed figures (None: it has none stored), and which figures."""
+    import dataclasses
+
+    from request_dse.submission.emit import confirmed_report
+
+    outcome, _ = confirmed_report(plan, study, trials)
+    if outcome is None or not outcome.front:
+        return None, "search figures (no confirmed figures stored: `request-dse export` confirms the front)"
+    front = [dataclasses.replace(p.record, metrics={**p.record.metrics, **p.metrics}) for p in outcome.front]
+    done = sum(p.confirmed for p in outcome.front)
+    return front, f"confirmed figures from fresh sessions ({done} of {len(front)} points confirmed)"
 
 
 def _link(plans: list, studies: list) -> str:  # type: ignore[type-arg]

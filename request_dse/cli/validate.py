@@ -1,4 +1,4 @@
-"""``request-dse validate BUNDLE``: verify, re-run and compare a submission bundle."""
+"""``request-dse validate BUNDLE...``: verify, re-run and compare submission bundles."""
 
 from __future__ import annotations
 
@@ -8,29 +8,49 @@ import click
 
 
 @click.command("validate")
-@click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--target", help="Target to run on (default: the one the bundle names, from targets/).")
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--target", help="Target to run on (default: the one each bundle names, from targets/).")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.25, show_default=True,
               help="Relative slack on latency-derived metrics when it exceeds the recorded 95% interval.")
 @click.option("--two-sided", is_flag=True, help="Also fail latency figures better than recorded beyond the slack.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
-def command(bundle: Path, target: str | None, tolerance: float, two_sided: bool, quiet: bool) -> int:
-    """Check BUNDLE (a folder, .tar.gz or .zip) and award artifact-evaluation badges.
+@click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
+              help="The validation store verdicts are appended to (default: $REQUEST_DSE_VALIDATIONS, else "
+                   "~/.local/share/request-dse/validations.jsonl).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only one line per bundle and the summary.")
+def command(bundles: tuple[Path, ...], target: str | None, tolerance: float, two_sided: bool, store: Path | None,
+            quiet: bool) -> int:
+    """Check each of BUNDLES and award artifact-evaluation badges.
 
-    available: complete, every checksum matches, schema valid. functional: the artifact runs on
-    the target (in a child process) and produces the declared outputs. reproduced: accuracy
-    equals the recorded figure exactly and latency-derived metrics hold within the larger of
-    their recorded 95% interval and --tolerance. Writes validation.json in the bundle folder
-    (beside an archive: <name>.validation.json).
+    Each argument is a bundle (a folder, .tar.gz or .zip) or a folder searched for bundles.
+    available: complete, every checksum matches, schema valid, the artifact's settings allowed
+    by this installation's catalog of its backend. functional: the artifact runs on the target
+    (in sandboxed child processes: bubblewrap where installed) and produces the declared
+    outputs. reproduced: accuracy equals the recorded figure exactly and latency-derived metrics
+    hold within the larger of their recorded 95% interval and --tolerance.
 
-    Exit code 0 only for reproduced; 1 for available or functional; 2 for a rejected bundle
-    (tampered, truncated, unsafe paths, schema violation).
+    Each verdict is appended to the validation store (the only source of badges the scoreboard
+    trusts) and copied to validation.json in the bundle folder (beside an archive:
+    <name>.validation.json). Prints one line per bundle (a rejected one on stderr), then a
+    summary.
+
+    Exit code 0 only if every bundle is reproduced; 1 if some is only available or functional;
+    2 if some is rejected (tampered, truncated, unsafe paths or settings, schema violation).
     """
-    from request_dse.submission.validate import validate
+    from request_dse.submission import find_bundles
+    from request_dse.submission.store import ValidationStore
+    from request_dse.submission.validate import Verdict, validate_all
 
+    records = ValidationStore(store)
     echo = (lambda _: None) if quiet else click.echo
-    verdict = validate(bundle, target=target, tolerance=tolerance, two_sided=two_sided, echo=echo)
-    badges = ", ".join(verdict.badges) or "none"
-    click.echo(f"{bundle}: {verdict.status} (badges: {badges})" + (f"; {verdict.reason}" if verdict.reason and
-                                                                    verdict.status != "reproduced" else ""))
-    return verdict.exit_code
+    def report(path: Path, verdict: Verdict) -> None:
+        if verdict.exit_code == 2:
+            click.echo(f"request-dse: error: {verdict.line(path)}", err=True)
+        else:
+            click.echo(verdict.line(path))
+
+    verdicts = validate_all(find_bundles(bundles, keep_missing=True), target=target, tolerance=tolerance,
+                            two_sided=two_sided, echo=echo, store=records, report=report)
+    counts = {s: sum(v.status == s for v in verdicts) for s in ("reproduced", "functional", "available", "rejected")}
+    click.echo(f"{len(verdicts)} bundle(s): " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+               + f"; verdicts recorded in {records.path}")
+    return max((v.exit_code for v in verdicts), default=2)

@@ -19,7 +19,7 @@ library at import time: workers in an environment import this package too.
 from __future__ import annotations
 
 from request_dse.envs import installer
-from request_dse.envs.client import EnvProcess, close_all, spawn
+from request_dse.envs.client import EnvProcess, boot_command, close_all, spawn
 from request_dse.envs.current import current_lock, unmet
 from request_dse.envs.lock import normalize_name, read_lock
 from request_dse.envs.records import EnvError, EnvInfo, Environment, EnvSpec, Lock, python_tag
@@ -28,7 +28,7 @@ from request_dse.envs.resolve import ENGINE_REQUIRES, at_least, check_version, r
 from request_dse.envs.store import create, ensure, environments, failure, find, prune, remove
 from request_dse.envs.worker import child_main, dumps, loads, summarize_exception
 
-__all__ = ["ENGINE_REQUIRES", "EnvError", "EnvInfo", "EnvProcess", "EnvSpec", "Environment", "Lock", "at_least",
+__all__ = ["ENGINE_REQUIRES", "EnvError", "EnvInfo", "EnvProcess", "EnvSpec", "Environment", "Lock", "at_least", "boot_command",
            "check_version", "child_main", "close_all", "create", "current_lock", "dumps", "ensure", "environments",
            "failure", "find", "installer", "loads", "normalize_name", "prune", "python_tag", "read_bounded",
            "read_lock", "recreate", "remove", "requirement", "resolve", "spawn", "spec_for", "summarize_exception",

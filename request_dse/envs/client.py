@@ -35,8 +35,9 @@ from request_dse.envs.worker import Channel
 
 ENGINE = Path(request_dse.__file__).resolve().parent
 START_TIMEOUT_S = 120.0
-#: Loads the request_dse package from the folder in argv[1], then runs the server.
-BOOT = ("import importlib.util, json, sys\n"
+#: Loads the request_dse package from the folder in argv[1], adds the paths in argv[2], then
+#: calls the ``module:function`` in argv[3] with the remaining arguments.
+BOOT = ("import importlib, importlib.util, json, sys\n"
         "pkg = sys.argv[1]\n"
         "sys.path.extend(json.loads(sys.argv[2]))\n"
         "spec = importlib.util.spec_from_file_location('request_dse', pkg + '/__init__.py', "
@@ -44,9 +45,18 @@ BOOT = ("import importlib.util, json, sys\n"
         "mod = importlib.util.module_from_spec(spec)\n"
         "sys.modules['request_dse'] = mod\n"
         "spec.loader.exec_module(mod)\n"
-        "from request_dse.envs import server\n"
-        "server.main(sys.argv[3:])\n")
+        "module, _, function = sys.argv[3].partition(':')\n"
+        "getattr(importlib.import_module(module), function)(sys.argv[4:])\n")
 _HIDDEN = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
+
+
+def boot_command(env: Environment, entry: str, args: Sequence[str], path: Sequence[str] | None = None) -> list[str]:
+    """The command line running ``entry`` (``module:function``, called with ``args``) in ``env``'s
+    interpreter, isolated (``-I``), with this installation's request_dse package and, after the
+    environment's own packages, ``path`` (default: the entries of this process's ``PYTHONPATH``)."""
+    if path is None:
+        path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return [str(env.python), "-I", "-c", BOOT, str(ENGINE), json.dumps(list(path)), entry, *args]
 
 
 class _Reader:
@@ -106,12 +116,11 @@ class EnvServer:
         listener.bind(self.address)
         listener.listen(64)
         self.log = tempfile.TemporaryFile()
-        extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         environ = {k: v for k, v in os.environ.items() if k not in _HIDDEN}
         try:
             self.process = subprocess.Popen(
-                [str(env.python), "-I", "-c", BOOT, str(ENGINE), json.dumps(extra), str(listener.fileno()),
-                 json.dumps(list(preload)), json.dumps(list(calls))],
+                boot_command(env, "request_dse.envs.server:main",
+                             [str(listener.fileno()), json.dumps(list(preload)), json.dumps(list(calls))]),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, pass_fds=(listener.fileno(),),
                 start_new_session=True, env=environ)
         except OSError as exc:

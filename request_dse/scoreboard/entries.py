@@ -21,7 +21,9 @@ class Entry:
     """One ranked point: who submitted it, what it ran, where, and what it measured.
 
     ``metrics`` maps a metric name to its value in the scoreboard's unit, or ``None`` where the
-    source lacks it. ``badge`` is the highest validation badge reached ("" when never validated).
+    source lacks it. ``badge`` is the highest validation badge the organizer's own record gives
+    ("" when never validated); ``claimed``, the highest a bundle's own ``validation.json`` claims
+    where the organizer has no record (shown as a claim, never as a badge).
     ``read_only`` marks historical figures that nothing can re-run. ``details`` holds further
     columns shown as text (batch size, flags, platform notes); ``source`` says where the entry
     was read from (a bundle directory, or ``file:row``).
@@ -42,6 +44,12 @@ class Entry:
     source: str
     read_only: bool = False
     details: Mapping[str, str] = field(default_factory=dict)
+    claimed: str = ""
+
+    @property
+    def validated(self) -> bool:
+        """Reproduced by the organizer (or a historical, validated result): starred on a frontier."""
+        return self.read_only or self.badge == "reproduced"
 
     def value(self, metric: str) -> float | None:
         """The metric's value, or ``None`` when missing or not a finite number."""
@@ -57,7 +65,8 @@ class Entry:
         return {"id": self.id, "participant": self.participant, "study": self.study, "track": self.track,
                 "workload": self.workload, "model": self.model, "target": self.target,
                 "framework": self.framework, "precision": self.precision, "baseline": self.baseline,
-                "badge": self.badge, "read_only": self.read_only, "source": self.source,
+                "badge": self.badge, "claimed": self.claimed, "validated": self.validated,
+                "read_only": self.read_only, "source": self.source,
                 "metrics": {k: self.value(k) for k in self.metrics}, "details": dict(self.details)}
 
 

@@ -2,7 +2,9 @@
 
 Nothing on the page is fetched from the network: the entries are embedded as JSON, and the
 page's own script draws the plot, applies the filters and recomputes the frontier and the
-hypervolumes for the axes the reader picks.
+hypervolumes for the axes the reader picks. The reader picks a workload first: the plot, the
+frontier, the hypervolumes and the table show one workload at a time, each opening on its own
+axes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from request_dse import __version__
 from request_dse.errors import UserError
 from request_dse.scoreboard.axes import Axis, axes_for
+from request_dse.scoreboard.bundles import workload_names
 from request_dse.scoreboard.entries import Entry, metric_names
 from request_dse.scoreboard.historical import Track, provenance_summary
 
@@ -32,11 +35,15 @@ DEFAULT_PAIRS = (("accuracy_top1", "latency_p90_ms"), ("accuracy_top1", "latency
 class Page:
     entries: tuple[Entry, ...]
     axes: Mapping[str, Axis]
-    x: str
+    x: str                                      # the opening workload's axes
     y: str
     tracks: tuple[Mapping[str, Any], ...]
     title: str
+    workloads: tuple[Mapping[str, Any], ...] = ()  # {name, entries, live, x, y}, the opening one first
 
+    @property
+    def workload_axes(self) -> dict[str, tuple[str, str]]:
+        return {w["name"]: (w["x"], w["y"]) for w in self.workloads}
 
 def _shared(entries: Sequence[Entry], *metrics: str) -> int:
     return sum(1 for e in entries if e.has(*metrics))
@@ -76,20 +83,33 @@ def build_page(entries: Sequence[Entry], *, tracks: Sequence[Track] = (), bundle
     if duplicates:
         raise UserError(f"entry id {duplicates[0]!r} appears more than once (the same bundle given twice?)")
     axes = axes_for(metric_names(entries), declared)
-    chosen_x, chosen_y = default_axes(entries, axes, x, y)
+    chosen_x, chosen_y = default_axes(entries, axes, x, y)  # checks --x / --y against every entry
+    workloads = []
+    for name in workload_names(entries):
+        group = [e for e in entries if e.workload == name]
+        try:
+            wx, wy = default_axes(group, axes, x, y)
+        except UserError:  # no entry of this workload reports any metric
+            wx, wy = chosen_x, chosen_y
+        workloads.append({"name": name, "entries": len(group), "live": sum(not e.read_only for e in group),
+                          "x": wx, "y": wy})
+    chosen_x, chosen_y = workloads[0]["x"], workloads[0]["y"]
     track_info: list[dict[str, Any]] = []
     live = [e for e in entries if not e.read_only]
     if live or rejected:
         track_info.append({"name": "live submission bundles", "read_only": False, "rows": len(live),
                            "rejected": list(rejected),
-                           "source": ", ".join(bundle_sources) or "bundle directories", "summary": "", "provenance": "",
-                           "mapping": "Badges come from each bundle's validation record (available, functional, "
-                                      "reproduced)."})
+                           "source": ", ".join(Path(b).resolve().name or str(b) for b in bundle_sources)
+                                     or "bundle directories", "summary": "", "provenance": "",
+                           "mapping": "Badges (available, functional, reproduced) come only from the organizer's "
+                                      "validation store, matched by each bundle's content digest; what a bundle's "
+                                      "own validation.json says is shown as claimed. On a frontier, a star marks an "
+                                      "entry the organizer reproduced; an open star, one that is not validated."})
     for t in tracks:
-        track_info.append({"name": t.name, "read_only": True, "rows": t.rows, "source": str(t.path),
+        track_info.append({"name": t.name, "read_only": True, "rows": t.rows, "source": t.path.name,
                            "summary": provenance_summary(t.provenance), "provenance": t.provenance,
                            "mapping": _MAPPING_NOTE})
-    return Page(tuple(entries), axes, chosen_x, chosen_y, tuple(track_info), title)
+    return Page(tuple(entries), axes, chosen_x, chosen_y, tuple(track_info), title, tuple(workloads))
 
 
 _MAPPING_NOTE = ("Units as on the page: latency_s_* x 1000 -> latency_mean_ms / latency_min_ms (batch-1 latency rows "
@@ -105,7 +125,8 @@ def page_data(page: Page) -> dict[str, Any]:
         "axes": {n: {"unit": a.unit, "direction": a.direction, "family": a.family, "description": a.description}
                  for n, a in page.axes.items()},
         "metrics": list(page.axes),
-        "defaults": {"x": page.x, "y": page.y},
+        "defaults": {"x": page.x, "y": page.y, "workload": page.workloads[0]["name"] if page.workloads else ""},
+        "workloads": list(page.workloads),
         "entries": [e.to_json() for e in page.entries],
         "tracks": list(page.tracks),
     }

@@ -11,7 +11,11 @@ Reader API (what the scoreboard and other tools use)::
         b.metrics                  # {metric: value}
         b.interval("latency_p90_ms")   # (low, high) or None
         b.pareto                   # {rank, confirmed, ties, dominated_within_noise_by} or None
-        b.badges                   # ("available", "functional", "reproduced") from validation.json
+        b.digest                   # sha256 of checksums.sha256: names the content
+        b.claimed_badges           # what a validation.json beside it claims (the participant's file)
+
+    from request_dse.submission.store import ValidationStore
+    ValidationStore().get(b.digest)  # the organizer's own verdict: where badges come from
 
 Every reader verifies checksums and the schema before returning anything; a bad bundle raises
 :class:`BundleError` (a UserError: exit code 2) whose ``reason`` says which rule it broke.
@@ -30,6 +34,7 @@ from request_dse.submission.bundle import (
 )
 from request_dse.submission.errors import REASONS, BundleError
 from request_dse.submission.schema import SCHEMA_VERSION, schema_path
+from request_dse.submission.store import ValidationStore
 
-__all__ = ["REASONS", "SCHEMA_VERSION", "Bundle", "BundleError", "find_bundles", "load_bundles", "open_bundle",
-           "read_bundle", "read_validation", "schema_path", "validation_path"]
+__all__ = ["REASONS", "SCHEMA_VERSION", "Bundle", "BundleError", "ValidationStore", "find_bundles", "load_bundles",
+           "open_bundle", "read_bundle", "read_validation", "schema_path", "validation_path"]

@@ -1,9 +1,12 @@
 """Safe extraction of bundle archives (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip``) from anyone.
 
-Every member is checked before anything is written: no absolute path, no ``..``, no link that
-resolves outside the destination, nothing but files, folders and links, and a cap on the
-expanded size and member count. A truncated or corrupt archive is rejected as such. Only then
-are the members written, one by one, under the destination folder.
+Two passes. The first reads only the members' headers (a zip's central directory; a tar's
+headers, one after another) and refuses the archive at the first member that breaks a rule: an
+absolute path, ``..``, a link resolving outside the folder, anything but files, folders and
+links, more than :data:`MAX_MEMBERS` members or more than :data:`MAX_BYTES` declared in all. It
+stops there, so a bomb costs at most the headers up to the limit, and nothing has been written.
+The second pass writes the members one by one, streaming each with a running total, so no
+member writes more than it declared; a truncated or corrupt member (a failed CRC) is rejected.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import IO
 
+from request_dse.bounded import size_text
 from request_dse.submission.errors import BundleError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
-MAX_BYTES = 4 * 2**30
-MAX_MEMBERS = 100_000
+#: What a bundle may hold, in all: its files' bytes and the number of its members.
+MAX_BYTES = 1 << 30
+MAX_MEMBERS = 10_000
+_CHUNK = 1 << 20
 
 
 def is_archive(path: Path) -> bool:
@@ -57,11 +65,20 @@ def _check_link(archive: Path, name: str, target: str, hard: bool = False) -> No
         raise BundleError(archive, "link_escape", f"link {name!r} points outside the bundle (to {target!r})")
 
 
-def _limits(archive: Path, count: int, total: int) -> None:
-    if count > MAX_MEMBERS:
-        raise BundleError(archive, "too_large", f"more than {MAX_MEMBERS} members")
-    if total > MAX_BYTES:
-        raise BundleError(archive, "too_large", f"expands to more than {MAX_BYTES / 2**30:.0f} GiB")
+class _Budget:
+    """Running totals of members and declared bytes against the limits."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive, self.count, self.total = archive, 0, 0
+
+    def add(self, size: int) -> None:
+        self.count += 1
+        self.total += max(size, 0)
+        if self.count > MAX_MEMBERS:
+            raise BundleError(self.archive, "too_large", f"more than {MAX_MEMBERS:,} members (the limit of a bundle)")
+        if self.total > MAX_BYTES:
+            raise BundleError(self.archive, "too_large", f"its members declare more than {size_text(MAX_BYTES)} "
+                                                         "(the limit of a bundle)")
 
 
 def _inside(dest: Path, rel: str) -> Path:
@@ -71,22 +88,44 @@ def _inside(dest: Path, rel: str) -> Path:
     return out
 
 
+def _copy(archive: Path, name: str, reader: IO[bytes], out: Path, declared: int) -> None:
+    """Stream one member into ``out``, never past the size it declared."""
+    written = 0
+    with open(out, "xb") as f:
+        while chunk := reader.read(min(_CHUNK, declared - written + 1)):
+            written += len(chunk)
+            if written > declared:
+                raise BundleError(archive, "truncated", f"member {name!r} holds more than the {declared} bytes it declares")
+            f.write(chunk)
+    if written != declared:
+        raise BundleError(archive, "truncated", f"member {name!r} holds {written} of the {declared} bytes it declares")
+
+
+def _tar_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """The members' headers, one at a time (a gzip stream is read forward, never kept whole)."""
+    while (member := tar.next()) is not None:
+        yield member
+
+
+def _scan_tar(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    budget, members = _Budget(archive), []
+    for m in _tar_members(tar):
+        name = _check_name(archive, m.name)
+        budget.add(m.size if m.isfile() else 0)
+        if m.issym():
+            _check_link(archive, name, m.linkname)
+        elif m.islnk():
+            _check_link(archive, name, _check_name(archive, m.linkname), hard=True)
+        elif not (m.isfile() or m.isdir()):
+            raise BundleError(archive, "special_file", f"member {m.name!r} is not a regular file or folder")
+        members.append(m)
+    return members
+
+
 def _extract_tar(archive: Path, dest: Path) -> None:
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()  # reads to the end: a truncated archive fails here
-            count, total = 0, 0
-            for m in members:
-                name = _check_name(archive, m.name)
-                count += 1
-                total += max(m.size, 0)
-                _limits(archive, count, total)
-                if m.issym():
-                    _check_link(archive, name, m.linkname)
-                elif m.islnk():
-                    _check_link(archive, name, _check_name(archive, m.linkname), hard=True)
-                elif not (m.isfile() or m.isdir()):
-                    raise BundleError(archive, "special_file", f"member {m.name!r} is not a regular file or folder")
+            members = _scan_tar(archive, tar)  # headers only; stops at the first broken rule
             for m in members:
                 name = _check_name(archive, m.name)
                 if name == ".":
@@ -94,22 +133,20 @@ def _extract_tar(archive: Path, dest: Path) -> None:
                 out = _inside(dest, name)
                 if m.isdir():
                     out.mkdir(parents=True, exist_ok=True)
-                elif m.issym():
-                    out.parent.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if m.issym():
                     os.symlink(m.linkname, out)
                 elif m.islnk():
                     source = _inside(dest, _check_name(archive, m.linkname))
                     if not source.is_file():
                         raise BundleError(archive, "link_escape", f"hard link {m.name!r} points to a missing file")
-                    out.parent.mkdir(parents=True, exist_ok=True)
                     os.link(source, out)
                 else:
-                    out.parent.mkdir(parents=True, exist_ok=True)
                     reader = tar.extractfile(m)
-                    assert reader is not None
-                    with reader, open(out, "xb") as f:
-                        while chunk := reader.read(1 << 20):
-                            f.write(chunk)
+                    assert reader is not None  # a regular file has a reader
+                    with reader:
+                        _copy(archive, m.name, reader, out, m.size)
                     os.chmod(out, 0o644 | (0o111 if m.mode & 0o100 else 0))
     except FileExistsError as exc:
         raise BundleError(archive, "traversal", f"member {Path(exc.filename or '').name!r} appears twice") from None
@@ -117,42 +154,42 @@ def _extract_tar(archive: Path, dest: Path) -> None:
         raise BundleError(archive, "truncated", f"truncated or corrupt archive ({type(exc).__name__}: {exc})") from None
 
 
+def _scan_zip(archive: Path, z: zipfile.ZipFile) -> dict[str, str]:
+    """Check the central directory (no member is decompressed but links' short targets)."""
+    budget, links = _Budget(archive), {}
+    for info in z.infolist():
+        name = _check_name(archive, info.filename)
+        budget.add(info.file_size)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            if info.file_size > 4096:
+                raise BundleError(archive, "link_escape", f"link {info.filename!r} has a target of {info.file_size} bytes")
+            target = z.read(info).decode("utf-8", "replace")
+            _check_link(archive, name, target)
+            links[info.filename] = target
+        elif stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise BundleError(archive, "special_file", f"member {info.filename!r} is not a regular file or folder")
+    return links
+
+
 def _extract_zip(archive: Path, dest: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as z:
-            infos = z.infolist()
-            bad = z.testzip()  # reads every member: truncated data fails its CRC here
-            if bad is not None:
-                raise BundleError(archive, "truncated", f"member {bad!r} fails its CRC check (truncated or corrupt)")
-            count, total = 0, 0
-            links: dict[str, str] = {}
-            for info in infos:
-                name = _check_name(archive, info.filename)
-                count += 1
-                total += info.file_size
-                _limits(archive, count, total)
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    target = z.read(info).decode("utf-8", "replace")
-                    _check_link(archive, name, target)
-                    links[info.filename] = target
-                elif stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    raise BundleError(archive, "special_file", f"member {info.filename!r} is not a regular file or folder")
-            for info in infos:
+            links = _scan_zip(archive, z)
+            for info in z.infolist():
                 name = _check_name(archive, info.filename)
                 if name == ".":
                     continue
                 out = _inside(dest, name)
                 if info.is_dir():
                     out.mkdir(parents=True, exist_ok=True)
-                elif info.filename in links:
-                    out.parent.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if info.filename in links:
                     os.symlink(links[info.filename], out)
                 else:
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(info) as reader, open(out, "xb") as f:
-                        while chunk := reader.read(1 << 20):
-                            f.write(chunk)
+                    with z.open(info) as reader:  # checks the CRC when the member ends
+                        _copy(archive, info.filename, reader, out, info.file_size)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError, zlib.error) as exc:
         raise BundleError(archive, "truncated", f"truncated or corrupt archive ({type(exc).__name__}: {exc})") from None
     except FileExistsError as exc:

@@ -9,7 +9,8 @@ A bundle is a folder (or a ``.tar.gz`` / ``.tgz`` / ``.zip`` of one)::
     data/             the inputs it was scored on and the reference outputs
     README.md, study.yaml
     checksums.sha256  sha256 of every file above
-    validation.json   (optional) the verdict of ``request-dse validate``, not covered by checksums
+    validation.json   (optional) a copy of a verdict: not covered by checksums, so only a claim
+                      (badges come from the organizer's validation store, :mod:`.store`)
 
 :func:`open_bundle` checks, in this order and before any artifact is touched: safe extraction
 (archives), links, checksums (missing, changed and unlisted files), JSON syntax, the schema.
@@ -20,13 +21,13 @@ Reading never imports a backend; running an artifact happens in a child process
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from request_dse.bounded import Refused, read_json
 from request_dse.submission.archive import archive_stem, is_archive, safe_extract
 from request_dse.submission.checksums import VALIDATION, digest, verify
 from request_dse.submission.errors import BundleError
@@ -34,6 +35,10 @@ from request_dse.submission.schema import check_document, check_system
 
 SUBMISSION = "submission.json"
 SYSTEM = "system.json"
+#: How deep a folder of bundles is searched.
+MAX_SEARCH_DEPTH = 16
+#: Largest document read from a bundle (request-dse's own stay under 100 KB).
+MAX_DOCUMENT_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class Bundle:
     submission: Mapping[str, Any]
     system: Mapping[str, Any]
     digest: str                        # sha256 of checksums.sha256: names the whole content
-    validation: Mapping[str, Any] | None = field(default=None, compare=False)
+    validation: Mapping[str, Any] | None = field(default=None, compare=False)  # validation.json: a claim
 
     # -- what the scoreboard reads ---------------------------------------------------------------
     @property
@@ -112,9 +117,12 @@ class Bundle:
         return bool(self.pareto and self.pareto.get("confirmed"))
 
     @property
-    def badges(self) -> tuple[str, ...]:
-        """Artifact-evaluation badges from a ``validation.json`` that matches this content."""
-        return tuple(self.validation.get("badges", ())) if self.validation else ()
+    def claimed_badges(self) -> tuple[str, ...]:
+        """The badges a ``validation.json`` beside this content *claims*. The participant controls
+        that file: show these as claimed, never as badges (those come from the organizer's
+        :class:`request_dse.submission.store.ValidationStore`)."""
+        badges = self.validation.get("badges", ()) if self.validation else ()
+        return tuple(b for b in badges if isinstance(b, str)) if isinstance(badges, (list, tuple)) else ()
 
     def path(self, key: str) -> Path:
         """A file of the open bundle by its ``files`` key (``artifact``, ``samples``, ...)."""
@@ -131,10 +139,11 @@ def validation_path(source: Path) -> Path:
 
 
 def read_validation(source: Path, content_digest: str | None = None) -> dict[str, Any] | None:
-    """The validation verdict of a bundle; None when absent, unreadable or about other content."""
+    """The ``validation.json`` beside a bundle (a claim); None when absent, unreadable, too large
+    or deep, or about other content."""
     try:
-        doc = json.loads(validation_path(source).read_text())
-    except (OSError, ValueError):
+        doc = read_json(validation_path(source), MAX_DOCUMENT_BYTES)
+    except (OSError, ValueError):  # Refused included: too large or too deep is no verdict
         return None
     if not isinstance(doc, dict) or (content_digest is not None and doc.get("bundle_digest") != content_digest):
         return None
@@ -143,9 +152,11 @@ def read_validation(source: Path, content_digest: str | None = None) -> dict[str
 
 def _load_json(root: Path, name: str, label: Path) -> Any:
     try:
-        return json.loads((root / name).read_text())
+        return read_json(root / name, MAX_DOCUMENT_BYTES)
     except FileNotFoundError:
         raise BundleError(label, "missing_file", f"{name}: missing (every bundle has one)") from None
+    except Refused as exc:
+        raise BundleError(label, "too_large" if "limit" in str(exc) else "bad_json", f"{name}: {exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(label, "bad_json", f"{name}: not valid JSON ({exc})") from None
 
@@ -180,7 +191,7 @@ def open_bundle(path: str | Path) -> Iterator[Bundle]:
     if not source.exists():
         raise BundleError(source, "not_found", "no such file or folder")
     if source.is_dir():
-        yield verify_folder(source, source)
+        yield verify_folder(source.resolve(), source)  # an absolute root: workers run elsewhere
         return
     if not is_archive(source):
         raise BundleError(source, "not_a_bundle", "expected a bundle folder or a .tar.gz / .tgz / .zip archive")
@@ -198,30 +209,40 @@ def read_bundle(path: str | Path) -> Bundle:
     return Bundle(bundle.source, None, bundle.submission, bundle.system, bundle.digest, bundle.validation)
 
 
-def find_bundles(paths: Iterable[str | Path]) -> list[Path]:
+def find_bundles(paths: Iterable[str | Path], *, keep_missing: bool = False) -> list[Path]:
     """Bundle folders and archives at or under ``paths`` (a folder holding submission.json is one
-    bundle; other folders are searched), in sorted order, without duplicates."""
+    bundle; other folders are searched), in sorted order, without duplicates. With
+    ``keep_missing``, a path that does not exist, and a folder in which no bundle is found, are
+    returned as they are (for the caller to reject) instead of raising :class:`BundleError`."""
     found: list[Path] = []
 
-    def walk(p: Path) -> None:
-        if p.is_file():
-            if is_archive(p):
+    def walk(top: Path) -> None:  # depth-first, in sorted order, no deeper than MAX_SEARCH_DEPTH
+        stack = [(top, 0)]
+        while stack:
+            p, level = stack.pop()
+            if p.is_file():
+                if is_archive(p):
+                    found.append(p)
+                continue
+            if not p.is_dir() or p.is_symlink() or level > MAX_SEARCH_DEPTH:
+                continue
+            if (p / SUBMISSION).exists():
                 found.append(p)
-            return
-        if not p.is_dir() or p.is_symlink():
-            return
-        if (p / SUBMISSION).exists():
-            found.append(p)
-            return
-        for child in sorted(p.iterdir()):
-            if not child.name.startswith("."):
-                walk(child)
+                continue
+            children = sorted((c for c in p.iterdir() if not c.name.startswith(".")), reverse=True)
+            stack.extend((c, level + 1) for c in children)
 
     for path in paths:
         p = Path(path)
         if not p.exists():
-            raise BundleError(p, "not_found", "no such file or folder")
+            if not keep_missing:
+                raise BundleError(p, "not_found", "no such file or folder")
+            found.append(p)
+            continue
+        before = len(found)
         walk(p)
+        if keep_missing and len(found) == before:
+            found.append(p)
     seen: set[Path] = set()
     return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]  # type: ignore[func-returns-value]
 

@@ -7,14 +7,20 @@ later beside the submitter's files). ``sha256sum -c checksums.sha256`` checks it
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
+from request_dse.bounded import Refused, read_bytes, size_text
+from request_dse.submission.archive import MAX_BYTES, MAX_MEMBERS
 from request_dse.submission.errors import BundleError
 
 CHECKSUMS = "checksums.sha256"
 VALIDATION = "validation.json"
 NOT_COVERED = frozenset({CHECKSUMS, VALIDATION})
+#: Room for a line per member (a path of up to 300 characters and its digest).
+MAX_CHECKSUMS_BYTES = MAX_MEMBERS * 400
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
@@ -26,16 +32,40 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def bundle_files(root: Path) -> list[str]:
-    """Relative POSIX paths of the bundle's files (links included, as the paths they are)."""
-    out = []
-    for p in sorted(root.rglob("*")):
-        if p.is_dir() and not p.is_symlink():
-            continue
-        rel = p.relative_to(root).as_posix()
-        if rel not in NOT_COVERED:
-            out.append(rel)
-    return out
+def walk(root: Path, label: str | Path | None = None) -> list[tuple[str, int]]:
+    """Every file and link of the bundle folder as (relative POSIX path, ``st_mode``), sorted.
+
+    Walks without following links and refuses (:class:`BundleError`) a folder holding anything
+    but files, folders and links (a FIFO would hang whoever reads it), more than
+    :data:`MAX_MEMBERS` entries, or more than :data:`MAX_BYTES` in its files."""
+    label = label if label is not None else root
+    out: list[tuple[str, int]] = []
+    count = total = 0
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            count += 1
+            if count > MAX_MEMBERS:
+                raise BundleError(label, "too_large", f"more than {MAX_MEMBERS:,} files and folders (the limit of a bundle)")
+            mode = path.lstat().st_mode
+            rel = path.relative_to(root).as_posix()
+            if stat.S_ISDIR(mode):
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                raise BundleError(label, "special_file", f"{rel} is neither a file, a folder nor a link")
+            total += path.lstat().st_size if stat.S_ISREG(mode) else 0
+            if total > MAX_BYTES:
+                raise BundleError(label, "too_large", f"its files hold more than {size_text(MAX_BYTES)} "
+                                                      "(the limit of a bundle)")
+            out.append((rel, mode))
+    return sorted(out)
+
+
+def bundle_files(root: Path, label: str | Path | None = None) -> list[str]:
+    """Relative POSIX paths of the bundle's files covered by the checksums (links included, as
+    the paths they are), within the limits of :func:`walk`."""
+    return [rel for rel, _ in walk(root, label) if rel not in NOT_COVERED]
 
 
 def write_checksums(root: Path) -> Path:
@@ -55,7 +85,9 @@ def read_checksums(root: Path, label: str | Path) -> dict[str, str]:
     if not path.is_file() or path.is_symlink():
         raise BundleError(label, "no_checksums", f"{CHECKSUMS} is missing: every file of a bundle must be covered")
     try:
-        text = path.read_text()
+        text = read_bytes(path, MAX_CHECKSUMS_BYTES).decode("utf-8")
+    except Refused as exc:
+        raise BundleError(label, "too_large" if "limit" in str(exc) else "no_checksums", f"{CHECKSUMS} {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BundleError(label, "no_checksums", f"{CHECKSUMS} is unreadable ({exc})") from None
     out: dict[str, str] = {}
@@ -79,15 +111,15 @@ def read_checksums(root: Path, label: str | Path) -> dict[str, str]:
     return out
 
 
-def check_links(root: Path, label: str | Path) -> None:
-    """No link in the folder may resolve outside it."""
+def check_links(root: Path, label: str | Path, entries: list[tuple[str, int]] | None = None) -> None:
+    """No link in the folder may resolve outside it (``validation.json`` included)."""
     real = root.resolve()
-    for p in root.rglob("*"):
-        if p.is_symlink():
+    for rel, mode in entries if entries is not None else walk(root, label):
+        if stat.S_ISLNK(mode):
+            p = root / rel
             target = p.resolve()
             if target != real and real not in target.parents:
-                raise BundleError(label, "link_escape",
-                                  f"{p.relative_to(root).as_posix()} is a link to {p.readlink()} outside the bundle")
+                raise BundleError(label, "link_escape", f"{rel} is a link to {p.readlink()} outside the bundle")
 
 
 def verify(root: Path, label: str | Path | None = None) -> dict[str, str]:
@@ -96,7 +128,9 @@ def verify(root: Path, label: str | Path | None = None) -> dict[str, str]:
     Rejects (:class:`BundleError`): a missing or malformed checksums file, a link out of the
     folder, a listed file that is missing, a file whose sha256 differs, a file not listed."""
     label = label if label is not None else root
-    check_links(root, label)
+    entries = walk(root, label)  # limits and special files, before anything is read
+    check_links(root, label, entries)
+    present = [rel for rel, _ in entries if rel not in NOT_COVERED]
     listed = read_checksums(root, label)
     for rel, expected in listed.items():
         path = root / rel
@@ -106,7 +140,7 @@ def verify(root: Path, label: str | Path | None = None) -> dict[str, str]:
         if actual != expected:
             raise BundleError(label, "tampered", f"{rel}: sha256 {actual[:16]}... differs from {expected[:16]}... "
                                                  f"in {CHECKSUMS} (the file was changed after the bundle was made)")
-    extra = [rel for rel in bundle_files(root) if rel not in listed]
+    extra = [rel for rel in present if rel not in listed]
     if extra:
         raise BundleError(label, "uncovered_file", f"{extra[0]}: not covered by {CHECKSUMS}"
                                                    + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""))

@@ -1,8 +1,11 @@
-"""A study's (confirmed) Pareto set as bundles: ``submissions/<study>/<NNN>-<hash>/``.
+"""A study's (confirmed) Pareto set as bundles: ``submissions/<study>/<study>-<NNN>-<hash>/``.
 
 The default folder is ``submissions/<study>/`` in the study's project: the folder that holds
 the study's ``studies/`` folder, or the study file's own folder. ``submissions: {dir: ...}``
-in the study file sets another. Each emission replaces the study's previous bundles as a whole.
+in the study file sets another. A bundle's folder name (and id) starts with the study's name, so
+several studies can share a folder: each emission replaces only its own study's bundles, and
+keeps byte for byte those whose content did not change, with any verdict on them
+(:mod:`.replace`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from request_dse.search import records
 from request_dse.space import Candidate
 from request_dse.study import Plan
 from request_dse.submission import system
-from request_dse.submission.archive import is_archive
 from request_dse.submission.confirm import ConfirmPhase
 from request_dse.submission.confirmed import ConfirmOutcome, Point, stored
 from request_dse.submission.entries import make_entry
+from request_dse.submission.replace import install
 from request_dse.submission.writer import Entry, write_bundle
 from request_dse.text import fmt, table
 
@@ -46,8 +49,9 @@ def display(path: Path) -> str:
         return str(path.resolve())
 
 
-def bundle_name(point: Point) -> str:
-    return f"{point.record.number:03d}-{point.record.hash}"
+def bundle_name(plan: Plan, point: Point) -> str:
+    """The folder name and id of a point's bundle: the study's name, the trial, the candidate."""
+    return f"{plan.name}-{point.record.number:03d}-{point.record.hash}"
 
 
 def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *, hypervolume: float | None,
@@ -90,11 +94,12 @@ def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *
 def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hypervolume: float | None = None,
          trials_measured: int = 0, echo: Callable[[str], None] | None = None) -> list[Path]:
     """Write one bundle per point of ``outcome.front`` into ``out`` (default: :func:`submissions_dir`),
-    replacing what a previous emission left there. Returns the bundle folders."""
+    in place of the study's previous bundles there (unchanged ones are kept as they were).
+    Returns the bundle folders."""
     echo = echo or (lambda _: None)
     out = (out or submissions_dir(plan)).resolve()
     points = sorted(outcome.front, key=lambda p: p.record.number)
-    ids = {p.record.number: f"{plan.name}-{bundle_name(p)}" for p in points}
+    ids = {p.record.number: bundle_name(plan, p) for p in points}
     out.parent.mkdir(parents=True, exist_ok=True)
     with lock(out.with_name(f".{out.name}")):  # several processes may share a study
         return _emit_locked(plan, points, ids, out, hypervolume, trials_measured)
@@ -102,8 +107,9 @@ def emit(plan: Plan, outcome: ConfirmOutcome, *, out: Path | None = None, hyperv
 
 def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, hypervolume: float | None,
                  trials_measured: int) -> list[Path]:
-    _check_replaceable(out)
-    staging = out.with_name(f".{out.name}.new")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: not a folder; bundles go into a folder")
+    staging = out.with_name(f".{out.name}.{plan.name}.new")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -111,37 +117,17 @@ def _emit_locked(plan: Plan, points: list[Any], ids: dict[int, str], out: Path, 
     systems: dict[str, dict[str, Any]] = {}
     try:
         for point in points:
-            entry = entry_for(plan, point, ids, out / bundle_name(point), hypervolume=hypervolume,
-                              trials_measured=trials_measured)
+            name = ids[point.record.number]
+            entry = entry_for(plan, point, ids, out / name, hypervolume=hypervolume, trials_measured=trials_measured)
             key = f"{entry.backend} {entry.backend_version} {entry.software.get('id')}"
             if key not in systems:
                 systems[key] = system.describe_entry(entry, versions=sysinfo.versions())
-            write_bundle(entry, staging / bundle_name(point), systems[key])
-            written.append(bundle_name(point))
-    except BaseException:
+            write_bundle(entry, staging / name, systems[key])
+            written.append(name)
+        placed, _ = install(staging, written, out, plan.name)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = out.with_name(f".{out.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-    return [out / name for name in written]
-
-
-def _check_replaceable(out: Path) -> None:
-    """Emission replaces ``out`` as a whole: only when it holds nothing but bundles."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise UserError(f"{out}: not a folder; bundles go into a folder of their own")
-    for child in out.iterdir():
-        bundle = child.is_dir() and (child / "submission.json").exists()
-        if not (bundle or is_archive(child) or child.name.endswith(".validation.json")):
-            raise UserError(f"{out}: holds {child.name!r}, which is not a bundle; emission replaces the whole "
-                            "folder, so give an empty or new one")
+    return placed
 
 
 def emit_records(plan: Plan, study: Any, all_records: Sequence[Any], *, executor: Any = None, confirm: bool | None = None,

@@ -112,6 +112,14 @@ class BackendConformance:
         for name in meta["files"]:
             assert (build.artifact_dir / name).is_file()
 
+    def test_its_own_artifacts_pass_its_settings_check(self, plan: Any, tmp_path: Path) -> None:
+        """Whatever a build applies at load time is what the catalog allows (a bundle of it validates)."""
+        candidate = candidates(plan)[0]
+        _, build = build_inline(plan, candidate, tmp_path)
+        assert build.status == "ok", build.error
+        name = candidate["framework"]
+        get_backend(name).check_artifact(build.artifact_dir, plan.catalogs[name])
+
     def test_outputs_match_the_reference(self, plan: Any, tmp_path: Path) -> None:
         for candidate in candidates(plan):
             job, build = build_inline(plan, candidate, tmp_path)

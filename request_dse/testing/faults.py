@@ -28,7 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends import Backend, BuildRequest, Session, load_catalog
+from request_dse.backends import (
+    Backend,
+    BuildRequest,
+    Catalog,
+    Session,
+    UnsafeSettings,
+    check_keys,
+    load_catalog,
+    read_settings,
+)
 from request_dse.backends.onnxruntime import OnnxRuntimeBackend, OrtSession
 from request_dse.study import REPO_ROOT
 from request_dse.workloads import PreparedModel
@@ -107,6 +116,16 @@ class FaultBackend(Backend):
         (request.out_dir / FAULT_FILE).write_text(json.dumps({"fault": fault, "stage": stage}))
         return inner
 
+    def check_artifact(self, artifact_dir: Path, catalog: Catalog) -> None:
+        """``fault.json`` names a fault and a stage of the catalog; the rest is ONNX Runtime's."""
+        spec = check_keys(FAULT_FILE, "", read_settings(artifact_dir, FAULT_FILE), {"fault": str, "stage": str})
+        for field, key in (("fault", "kind"), ("stage", "stage")):
+            rule = catalog.check_setting("fault", key, spec.get(field))
+            if rule is not None:
+                raise UnsafeSettings(FAULT_FILE, field, rule)
+        plain = _plain_catalog()
+        OnnxRuntimeBackend().check_artifact(artifact_dir, plain)
+
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
         spec = json.loads((artifact_dir / FAULT_FILE).read_text())
         if spec["stage"] == "measure":
@@ -115,7 +134,11 @@ class FaultBackend(Backend):
         return FaultySession(OnnxRuntimeBackend().load(artifact_dir, threads, device), fault)  # type: ignore[arg-type]
 
 
+def _plain_catalog() -> Catalog:
+    return load_catalog(REPO_ROOT / "backends" / "onnxruntime.yaml", OnnxRuntimeBackend.apply_kinds)
+
+
 def _plain(request: BuildRequest) -> BuildRequest:
     """The same request for plain ONNX Runtime with its default flags."""
-    catalog = load_catalog(REPO_ROOT / "backends" / "onnxruntime.yaml", OnnxRuntimeBackend.apply_kinds)
+    catalog = _plain_catalog()
     return dataclasses.replace(request, backend="onnxruntime", catalog=catalog, flags=catalog.defaults())

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends import Backend, BuildRequest, Session
+from request_dse.backends import Backend, BuildRequest, Catalog, Session, UnsafeSettings, check_keys, read_settings
 from request_dse.workloads import PreparedModel
 
 SPEC = "noop.json"
@@ -52,6 +52,12 @@ class NoopBackend(Backend):
                 "data": str(prepared.data_path)}
         (request.out_dir / SPEC).write_text(json.dumps(spec))
         return {}
+
+    def check_artifact(self, artifact_dir: Path, catalog: Catalog) -> None:
+        spec = check_keys(SPEC, "", read_settings(artifact_dir, SPEC), {"quality": int, "reference": str, "data": str})
+        rule = catalog.check_setting("noop", "quality", spec.get("quality"))
+        if rule is not None:
+            raise UnsafeSettings(SPEC, "quality", rule)
 
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
         spec = json.loads((artifact_dir / SPEC).read_text())

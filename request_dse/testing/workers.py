@@ -29,3 +29,46 @@ def chatty(lines: int) -> int:
     for i in range(lines):
         print(f"line {i}", flush=True)
     raise ValueError("after printing")
+
+
+def sandbox_view(args: tuple[int, tuple[str, ...], tuple[str, ...]]) -> dict[str, Any]:
+    """What a worker can do: reach ``port`` on the host's loopback, write to ``paths``, read
+    ``secrets``; its limits, capabilities and private temp dir."""
+    import resource
+    import socket
+
+    port, paths, secrets = args
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        network = True
+    except OSError:
+        network = False
+    writable = []
+    for path in paths:
+        try:
+            with open(os.path.join(path, "written-by-worker"), "w") as f:
+                f.write("x")
+            writable.append(path)
+        except OSError:
+            pass
+    readable = [p for p in secrets if os.path.exists(p)]
+    with open("/proc/self/status") as f:
+        caps = next(line.split()[1] for line in f if line.startswith("CapEff:"))
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    return {"network": network, "writable": writable, "readable": readable, "caps": caps,
+            "data_limit": resource.getrlimit(resource.RLIMIT_DATA)[1], "core_limit": resource.getrlimit(resource.RLIMIT_CORE)[1],
+            "tmp": sorted(os.listdir(tmp)), "cores": sorted(os.sched_getaffinity(0))}
+
+
+def allocate(megabytes: int) -> int:
+    """Hold ``megabytes`` of memory (touched), then return its size."""
+    block = bytearray(megabytes << 20)
+    return len(block)
+
+
+class Forged:
+    """A value no caller asked for."""
+
+
+def forge(_: Any) -> Any:
+    return Forged()

@@ -9,7 +9,14 @@ MLflow itself is imported only by the writer (:mod:`._sink`), never by ``import 
 from __future__ import annotations
 
 from request_dse.study import Plan
-from request_dse.tracking._settings import TrackingTarget, embedded_target, for_plan, project_root, resolve
+from request_dse.tracking._settings import (
+    TrackingTarget,
+    check_writable,
+    embedded_target,
+    for_plan,
+    project_root,
+    resolve,
+)
 from request_dse.tracking._sink import MlflowSink, compare_url, find_parent, is_connection_error
 from request_dse.tracking.observer import TrackingObserver
 from request_dse.tracking.sync import STUDY_ID_ATTR, sync_study
@@ -20,4 +27,6 @@ __all__ = ["STUDY_ID_ATTR", "MlflowSink", "TrackingObserver", "TrackingTarget", 
 
 def tracking_observer(plan: Plan) -> TrackingObserver:
     """The search observer that tracks ``plan``'s study where its settings say."""
-    return TrackingObserver(plan, for_plan(plan))
+    target = for_plan(plan)
+    check_writable(target)
+    return TrackingObserver(plan, target)

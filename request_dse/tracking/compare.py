@@ -1,5 +1,6 @@
 """Two studies side by side: their Pareto fronts on a shared reference point, and which points
-of each the other dominates."""
+of each the other dominates. Only studies of the same workload and objectives compare; a caller
+holding confirmed figures passes those fronts (``given``) instead of the search's."""
 
 from __future__ import annotations
 
@@ -38,15 +39,39 @@ def _points(front: Sequence[Any], names: Sequence[str]) -> np.ndarray:
     return np.array([[r.metrics[m] for m in names] for r in front], dtype=float).reshape(-1, len(names))
 
 
-def compare(plan_a: Any, records_a: Sequence[Any], plan_b: Any, records_b: Sequence[Any]) -> Comparison:
-    """Compare two studies that optimize the same objectives."""
+def workload_of(plan: Any) -> tuple[str, str]:
+    """What a study measures: the workload's name and, for a user's ONNX file, its model's sha256."""
+    workload = getattr(plan, "workload", None)
+    if workload is None:
+        return "", ""
+    described = workload.describe()
+    return str(described.get("name", workload.name)), str(described.get("sha256", ""))
+
+
+def check_comparable(plan_a: Any, plan_b: Any) -> None:
+    """Raise :class:`UserError` (one line) unless both studies measure the same workload and
+    optimize the same objectives."""
+    wa, wb = workload_of(plan_a), workload_of(plan_b)
+    if wa != wb:
+        shown = [f"{w[0]}" + (f" (model sha256 {w[1][:12]})" if w[1] and wa[0] == wb[0] else "") for w in (wa, wb)]
+        raise UserError(f"studies {plan_a.name!r} and {plan_b.name!r} measure different workloads ({shown[0]} vs "
+                        f"{shown[1]}); their fronts cannot be compared")
     names, directions = _objectives(plan_a)
     if _objectives(plan_b) != (names, directions):
         raise UserError(f"studies {plan_a.name!r} and {plan_b.name!r} optimize different objectives "
                         f"({', '.join(f'{d} {m}' for m, d in zip(names, directions))} vs "
                         f"{', '.join(f'{d} {m}' for m, d in zip(*_objectives(plan_b)))}); they cannot share a front")
-    front_a, _, _ = study_front(plan_a, records_a)
-    front_b, _, _ = study_front(plan_b, records_b)
+
+
+def compare(plan_a: Any, records_a: Sequence[Any], plan_b: Any, records_b: Sequence[Any], *,
+            given: tuple[Sequence[Any] | None, Sequence[Any] | None] = (None, None)) -> Comparison:
+    """Compare two studies of the same workload that optimize the same objectives; ``given``:
+    either study's front to use instead of the one its records give (records with the figures
+    to compare, e.g. confirmed ones)."""
+    check_comparable(plan_a, plan_b)
+    names, directions = _objectives(plan_a)
+    front_a = list(given[0]) if given[0] is not None else study_front(plan_a, records_a)[0]
+    front_b = list(given[1]) if given[1] is not None else study_front(plan_b, records_b)[0]
     pa, pb = _points(front_a, names), _points(front_b, names)
     ref_a, ref_b = plan_a.study.reference_point, plan_b.study.reference_point
     if all(m in ref_a for m in names) and [ref_a[m] for m in names] == [ref_b.get(m) for m in names]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from request_dse.bounded import Refused, check_file, npz_arrays
 from request_dse.errors import ConfigError
 from request_dse.expr import Expression
 from request_dse.files import cached, sha256_file
@@ -24,6 +25,9 @@ from request_dse.workloads.quantize import RECIPE, quantize_static, reference_ou
 CHECK_SIZE = 16
 CALIBRATION_SIZE = 64
 TOLERANCE = {"fp32": (1e-3, 1e-3), "int8": (0.1, 0.0)}
+#: Largest model file read (protobuf's own limit) and largest data once loaded.
+MAX_ONNX_BYTES = 2 << 30
+MAX_DATA_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,13 @@ def read_signature(path: Path) -> _Signature:
     import onnx
 
     try:
+        check_file(path, MAX_ONNX_BYTES)  # a device, a FIFO or a folder is never opened by onnx
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
+    except Refused as exc:
+        raise ConfigError(path, "", str(exc)) from None
     except Exception as exc:  # onnx raises DecodeError, ValidationError, ... on bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(path, "", f"is not a valid ONNX model ({first})") from None
@@ -64,10 +71,13 @@ def read_signature(path: Path) -> _Signature:
 
 def read_data(path: Path, signature: _Signature) -> tuple[np.ndarray, np.ndarray | None]:
     try:
+        npz_arrays(path, MAX_DATA_BYTES)  # sizes as declared, before anything is loaded
         with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
+    except Refused as exc:
+        raise ConfigError(path, "", str(exc)) from None
     except Exception as exc:
         raise ConfigError(path, "", f"is not a readable .npz file ({type(exc).__name__})") from None
     unknown = sorted(set(arrays) - {"inputs", "labels"})

@@ -27,7 +27,8 @@ def test_historical_track_with_chosen_axes(cli, asplos18_csv: Path, tmp_path: Pa
     html = out.read_text()
     assert "<title>ReQuEST 2018 &lt;replay&gt;</title>" in html
     data = embedded(html)
-    assert data["defaults"] == {"x": "throughput_ips", "y": "platform_peak_power_w"}
+    assert data["defaults"] == {"x": "throughput_ips", "y": "platform_peak_power_w", "workload": "ImageNet"}
+    assert [(w["name"], w["entries"]) for w in data["workloads"]] == [("ImageNet", 62), ("(dataset not recorded)", 7)]
     assert len(data["entries"]) == 69 and data["tracks"][0]["rows"] == 69
     assert data["axes"]["platform_peak_power_w"]["direction"] == "minimize"
     iot = [e for e in data["entries"] if e["participant"] == "iot-farm"]

@@ -213,3 +213,22 @@ def test_archive_extraction_never_writes_outside(tmp_path: Path) -> None:
         read_bundle(archive)
     assert not any(p.name == "submission.json" for p in tmp_path.iterdir())
     shutil.rmtree(tmp_path / "nothing", ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frameworks", [{"tvm": {}}, {"torch": {"compile": ["default"]}}], ids=["tvm", "torch-compile"])
+def test_native_artifacts_run_sandboxed_and_leave_the_bundle_as_it_was(tmp_path: Path, frameworks: dict) -> None:  # type: ignore[type-arg]
+    """A TVM library and a torch Inductor cache run in bubblewrap with a read-only view of the bundle
+    (the Inductor cache it writes to is a private copy): functional, and the bundle unchanged."""
+    name = next(iter(frameworks))
+    study = write(tmp_path, f"native-{name}", frameworks=frameworks, budget={"trials": 1},
+                  space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25],
+                                        "model.resolution": [4], "model.precision": ["fp32"]}})
+    assert run_cli("tune", study, "-q").code == 0
+    root = next(p for p in (tmp_path / "submissions" / f"native-{name}").iterdir() if p.is_dir())
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    result = run_cli("validate", root, "--tolerance", "20")
+    assert result.code in (0, 1) and "functional" in result.out, result
+    verdict = json.loads((root / "validation.json").read_text())
+    assert verdict["isolation"]["kind"] == "bubblewrap" and "functional" in verdict["badges"]
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.name != "validation.json"} == before

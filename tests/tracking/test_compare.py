@@ -47,3 +47,29 @@ def test_without_a_common_reference_one_is_derived_from_both_fronts() -> None:
 def test_studies_with_other_objectives_are_refused() -> None:
     with pytest.raises(UserError, match="optimize different objectives"):
         compare(plan("A"), [], plan("B", metric="latency_p50_ms"), [])
+
+
+def with_workload(p: SimpleNamespace, name: str, sha256: str = "") -> SimpleNamespace:
+    described = {"name": name, **({"sha256": sha256} if sha256 else {})}
+    p.workload = SimpleNamespace(name=name, describe=lambda: described)
+    return p
+
+
+def test_studies_of_other_workloads_are_refused() -> None:
+    with pytest.raises(UserError, match=r"^studies 'A' and 'B' measure different workloads \(digits vs my-mlp\); "
+                                        "their fronts cannot be compared$"):
+        compare(with_workload(plan("A"), "digits"), [], with_workload(plan("B"), "my-mlp"), [])
+    with pytest.raises(UserError, match=r"\(lin \(model sha256 aaaaaaaaaaaa\) vs lin \(model sha256 bbbbbbbbbbbb\)\)"):
+        compare(with_workload(plan("A"), "lin", "a" * 64), [], with_workload(plan("B"), "lin", "b" * 64), [])
+
+
+def test_a_given_front_replaces_the_search_figures() -> None:
+    """Confirmed figures (passed as the study's front) decide, not the search's luckier ones."""
+    a = with_workload(plan("A"), "digits")
+    b = with_workload(plan("B"), "digits")
+    lucky = trials((0.9, 0.5))                                 # the search's figure of A's only point
+    confirmed = [TrialRecord(0, "COMPLETE", "ok", {}, "h0", {"accuracy_top1": 0.9, "latency_p90_ms": 2.0})]
+    rival = trials((0.9, 1.0))
+    assert compare(a, lucky, b, rival).b.dominated_by == {0: [0]}       # on search figures A wins
+    result = compare(a, lucky, b, rival, given=(confirmed, None))
+    assert result.a.dominated_by == {0: [0]} and result.b.dominated_by == {0: []}

@@ -24,10 +24,22 @@ from typing import Any
 
 import numpy as np
 
-from request_dse.backends._base import Backend, BuildRequest, Session, package_version, read_meta, write_meta
+from request_dse.backends._base import (
+    META_FILE,
+    Backend,
+    BuildRequest,
+    Session,
+    UnsafeSettings,
+    package_version,
+    read_meta,
+    read_settings,
+    write_meta,
+)
+from request_dse.backends.catalog import Catalog
 from request_dse.backends.tvm import targets
 from request_dse.backends.tvm.pipeline import gpu_pipeline, import_onnx, relax_pipeline
 from request_dse.backends.tvm.tuning import TuningSpec, ensure_database
+from request_dse.fields import describe
 from request_dse.workloads import PreparedModel
 
 LIBRARY = "model.so"
@@ -119,6 +131,23 @@ class TvmBackend(Backend):
                           cost_model=str(settings.get("cost_model", "xgb")), options=options)
         database, seconds, reused = ensure_database(spec, request.cache_dir.parent, tvm.__version__)
         return {"database": database, "tuning_time_s": seconds, "reused": reused, "trials": trials}
+
+    def check_artifact(self, artifact_dir: Path, catalog: Catalog) -> None:
+        """``meta.json``'s ``runtime_env`` becomes the loading process's environment: only the
+        variables the catalog declares (``runtime_env`` flags), each with a value its flag allows
+        (written as text, as the build writes them)."""
+        env = read_settings(artifact_dir, META_FILE).get("runtime_env", {})
+        if not isinstance(env, dict):
+            raise UnsafeSettings(META_FILE, "runtime_env", "must be a JSON object of variable names and values")
+        declared = catalog.keys("runtime_env")
+        for key, value in env.items():
+            if key not in declared:
+                raise UnsafeSettings(META_FILE, f"runtime_env.{key}", str(catalog.check_setting("runtime_env", key, value)))
+            flag = declared[key]
+            allowed = [str(flag.applied_value(v)) for v in flag.dimension.values()] if flag.dimension.enumerable else []
+            if not isinstance(value, str) or value not in allowed:
+                raise UnsafeSettings(META_FILE, f"runtime_env.{key}",
+                                     f"must be one of {', '.join(map(repr, allowed))} (flag {flag.name}); got {describe(value)}")
 
     def load(self, artifact_dir: Path, threads: int, device: str = "cpu") -> Session:
         meta = read_meta(artifact_dir)

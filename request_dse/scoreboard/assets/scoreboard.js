@@ -1,6 +1,6 @@
-// request-dse scoreboard: filters, axis choice, 2-D Pareto frontier and hypervolume, all client-side.
-// The rules match request_dse/scoreboard/frontier.py: an entry lacking a chosen axis is left out
-// of that frontier only; every participant is measured against one shared reference point.
+// request-dse scoreboard: workload, filters, axis choice, 2-D Pareto frontier and hypervolume, all client-side.
+// The rules match request_dse/scoreboard/frontier.py: one workload at a time; an entry lacking a chosen
+// axis is left out of that frontier only; every participant is measured against one shared reference point.
 "use strict";
 (function () {
   const DATA = JSON.parse(document.getElementById("scoreboard-data").textContent);
@@ -8,8 +8,9 @@
   const W = 860, H = 520, M = {left: 78, right: 24, top: 18, bottom: 58};
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                    "#bcbd22", "#7f7f7f", "#d62728", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"];
-  const FACETS = [["track", "track"], ["workload", "workload"], ["target", "target"], ["framework", "framework"],
+  const FACETS = [["track", "track"], ["target", "target"], ["framework", "framework"],
                   ["precision", "precision"], ["kind", "baseline or not"]];
+  const WORKLOADS = (DATA.workloads || []).length ? DATA.workloads : [{name: null, x: DATA.defaults.x, y: DATA.defaults.y}];
   const entries = DATA.entries.map(function (e) {
     return Object.assign({}, e, {kind: e.baseline ? "baseline" : "entry"});
   });
@@ -17,8 +18,12 @@
   const color = {};
   participants.forEach(function (p, i) { color[p] = i < PALETTE.length ? PALETTE[i] : "hsl(" + ((i * 47) % 360) + ",55%,45%)"; });
   const ROW_LIMIT = 300;  // rows laid out at once: a table of thousands takes seconds to lay out
-  const METRICS = DATA.metrics.filter(function (m) { return entries.some(function (e) { return value(e, m) !== null; }); });
-  const state = {x: DATA.defaults.x, y: DATA.defaults.y, xlog: false, ylog: false, filters: {}, sort: {col: "frontier", dir: 1}, selected: null, limit: ROW_LIMIT};
+  const state = {workload: WORKLOADS[0].name, x: DATA.defaults.x, y: DATA.defaults.y, xlog: false, ylog: false, filters: {},
+                 sort: {col: "frontier", dir: 1}, selected: null, limit: ROW_LIMIT};
+  function inWorkload(e) { return state.workload === null || e.workload === state.workload; }
+  function workloadEntries() { return entries.filter(inWorkload); }
+  function metricsOf(list) { return DATA.metrics.filter(function (m) { return list.some(function (e) { return value(e, m) !== null; }); }); }
+  let METRICS = metricsOf(workloadEntries());
 
   function unique(values) { return values.filter(function (v, i) { return values.indexOf(v) === i; }); }
   function el(tag, attrs, text) {
@@ -85,21 +90,23 @@
 
   // ---------- controls ----------
   function fillAxisSelect(select, chosen) {
+    const own = workloadEntries();
+    clear(select);
     METRICS.forEach(function (m) {
-      const a = axis(m), n = entries.filter(function (e) { return value(e, m) !== null; }).length;
-      const label = m + (a.unit ? " [" + a.unit + "]" : "") + " — " + better(m) + " (" + n + "/" + entries.length + ")";
+      const a = axis(m), n = own.filter(function (e) { return value(e, m) !== null; }).length;
+      const label = m + (a.unit ? " [" + a.unit + "]" : "") + " — " + better(m) + " (" + n + "/" + own.length + ")";
       const opt = el("option", {value: m, title: a.description || ""}, label);
       if (m === chosen) opt.selected = true;
       select.appendChild(opt);
     });
   }
   function defaultLog(m) {
-    const vals = entries.map(function (e) { return value(e, m); }).filter(function (v) { return v !== null; });
+    const vals = workloadEntries().map(function (e) { return value(e, m); }).filter(function (v) { return v !== null; });
     if (!vals.length || vals.some(function (v) { return v <= 0; })) return false;
     return Math.max.apply(null, vals) / Math.min.apply(null, vals) > 100;
   }
   function canLog(m) {
-    return entries.every(function (e) { const v = value(e, m); return v === null || v > 0; });
+    return workloadEntries().every(function (e) { const v = value(e, m); return v === null || v > 0; });
   }
   function buildFilters() {
     const box = document.getElementById("filters");
@@ -123,7 +130,7 @@
     });
   }
   function visible(e) {
-    return FACETS.every(function (f) { return state.filters[f[0]].has(e[f[0]] || "—"); });
+    return inWorkload(e) && FACETS.every(function (f) { return state.filters[f[0]].has(e[f[0]] || "—"); });
   }
 
   // ---------- scales and plot ----------
@@ -232,13 +239,13 @@
     view.pts.slice().sort(function (a, b) { return view.frontIds.has(a.e.id) - view.frontIds.has(b.e.id); }).forEach(function (p) {
       const on = view.frontIds.has(p.e.id);
       const cls = "pt" + (p.e.baseline ? " baseline" : "") + (p.e.read_only ? " historical" : "") + (on ? " on-front" : "") +
-                  (state.selected === p.e.id ? " selected" : "");
+                  (on && !p.e.validated ? " unvalidated" : "") + (state.selected === p.e.id ? " selected" : "");
       const node = svgEl("path", {d: shape(p.e, sx(p.vx), sy(p.vy), on ? 5.5 : 4.5), "class": cls, fill: color[p.e.participant],
                                   "data-id": p.e.id, "data-participant": p.e.participant});
       node.style.setProperty("--c", color[p.e.participant]);  // baselines: hollow, outlined in this colour
       node.appendChild(svgEl("title", {}, p.e.participant + (p.e.baseline ? " (baseline)" : "") + " — " + p.e.model + ", " +
         p.e.framework + ", " + p.e.target + "\n" + state.x + " = " + fmt(p.vx, state.x) + "\n" + state.y + " = " + fmt(p.vy, state.y) +
-        (on ? "\non the frontier" : "")));
+        (on ? (p.e.validated ? "\non the frontier" : "\non the frontier, not validated") : "")));
       node.addEventListener("click", function () { select(p.e.id, true); });
       layer.appendChild(node);
     });
@@ -254,7 +261,7 @@
     }
     participants.filter(function (p) { return view.hv[p]; }).forEach(function (p) { item(p, {}, color[p]); });
     item("live entry", {}, "#aaa"); item("baseline", {baseline: true}, "#aaa"); item("historical (read-only)", {read_only: true}, "#aaa");
-    const sw = el("span"); sw.appendChild(el("span", {style: "color:#b3261e;font-weight:700"}, "——")); sw.appendChild(document.createTextNode(" Pareto frontier")); box.appendChild(sw);
+    const sw = el("span"); sw.appendChild(el("span", {style: "color:#b3261e;font-weight:700"}, "——")); sw.appendChild(document.createTextNode(" Pareto frontier (★ validated, ☆ not validated: dashed outline)")); box.appendChild(sw);
   }
 
   function drawNotes(view) {
@@ -266,8 +273,10 @@
         "); they stay in the table and compete on the axes they have."
       : "Every shown entry has both axes.";
     const tracks = unique(view.pts.map(function (p) { return p.e.track; }));
-    document.getElementById("axis-note").textContent = view.pts.length + " entries plotted; " + view.front.length +
-      " on the frontier of " + state.x + " (" + better(state.x) + ") and " + state.y + " (" + better(state.y) + ")" +
+    const unvalidated = view.front.filter(function (p) { return !p.e.validated; }).length;
+    document.getElementById("axis-note").textContent = (state.workload !== null ? "Workload " + state.workload + ": " : "") +
+      view.pts.length + " entries plotted; " + view.front.length +
+      " on the frontier" + (unvalidated ? " (" + unvalidated + " not validated)" : "") + " of " + state.x + " (" + better(state.x) + ") and " + state.y + " (" + better(state.y) + ")" +
       (tracks.length ? "; tracks with both axes: " + tracks.join(", ") + "." : ".");
     document.getElementById("hv-note").textContent = view.ref
       ? "Each participant's entries on the chosen axes, against one shared reference point (" + state.x + " = " +
@@ -296,8 +305,14 @@
   const BASE_COLUMNS = ["participant", "study", "track", "workload", "model", "target", "framework", "precision", "baseline", "badge"];
   function badgeCell(e) {
     const td = el("td"), b = e.badge || "";
+    if (!b && e.claimed) {
+      td.appendChild(el("span", {"class": "badge claimed", title: "what the bundle's own validation.json says; the organizer's " +
+        "validation store has no verdict on this content"}, "claimed: " + e.claimed));
+      return td;
+    }
     const cls = e.read_only ? "historical" : (["reproduced", "functional", "available"].indexOf(b) >= 0 ? b : "none");
-    td.appendChild(el("span", {"class": "badge " + cls, title: e.read_only ? "validated by the tournament's artifact evaluation; read-only" : ""}, b || "not validated"));
+    td.appendChild(el("span", {"class": "badge " + cls, title: e.read_only ? "validated by the tournament's artifact evaluation; read-only" :
+      (b ? "the organizer's own verdict on this content" : "")}, b || "not validated"));
     return td;
   }
   const rowCache = {};  // id -> {tr, front}: rows are built once and moved, never rebuilt
@@ -358,9 +373,11 @@
     const frag = document.createDocumentFragment();
     rows.slice(0, state.limit).forEach(function (e) {
       const r = rowCache[e.id] || (rowCache[e.id] = buildRow(e)), on = view.frontIds.has(e.id), lacks = view.lacking[e.id];
-      r.tr.className = (on ? "on-front " : "") + (e.baseline ? "baseline " : "") + (e.read_only ? "historical " : "") + (state.selected === e.id ? "selected" : "");
-      r.front.textContent = on ? "★" : (lacks ? "lacks " + lacks.join(", ") : "");
-      r.front.title = lacks ? "not in this frontier: lacks " + lacks.join(" and ") : "";
+      r.tr.className = (on ? "on-front " : "") + (on && !e.validated ? "unvalidated " : "") + (e.baseline ? "baseline " : "") +
+        (e.read_only ? "historical " : "") + (state.selected === e.id ? "selected" : "");
+      r.front.textContent = on ? (e.validated ? "★" : "☆ not validated") : (lacks ? "lacks " + lacks.join(", ") : "");
+      r.front.title = lacks ? "not in this frontier: lacks " + lacks.join(" and ") :
+        (on && !e.validated ? "on the frontier, but the organizer has not reproduced it" : "");
       frag.appendChild(r.tr);
     });
     const body = document.querySelector("#entries tbody");
@@ -368,9 +385,10 @@
     body.appendChild(frag);
     const note = document.getElementById("table-note");
     clear(note);
-    note.appendChild(document.createTextNode(rows.length + " of " + entries.length + " entries pass the filters" +
+    note.appendChild(document.createTextNode(rows.length + " of " + workloadEntries().length + " entries" +
+      (state.workload !== null ? " of workload " + state.workload : "") + " pass the filters" +
       (rows.length > state.limit ? "; the first " + state.limit + " in this order are listed " : "") +
-      ". A dash marks a metric the entry does not report; ★: on the frontier of the chosen axes. Click a header to sort. "));
+      ". A dash marks a metric the entry does not report; ★: on the frontier of the chosen axes and reproduced by the organizer; ☆: on the frontier, not validated. Click a header to sort. "));
     if (rows.length > state.limit) {
       const more = el("button", {type: "button", id: "show-all-rows"}, "list all " + rows.length);
       more.addEventListener("click", function () { state.limit = Infinity; render(); });
@@ -417,12 +435,27 @@
   function init() {
     const xs = document.getElementById("x-axis"), ys = document.getElementById("y-axis");
     const xl = document.getElementById("x-log"), yl = document.getElementById("y-log");
+    const ws = document.getElementById("workload");
+    WORKLOADS.forEach(function (w) {
+      if (w.name === null) return;
+      const opt = el("option", {value: w.name}, w.name + " (" + w.entries + " entries" + (w.live ? ", " + w.live + " from bundles" : "") + ")");
+      if (w.name === state.workload) opt.selected = true;
+      ws.appendChild(opt);
+    });
+    ws.disabled = WORKLOADS.length < 2;
     fillAxisSelect(xs, state.x); fillAxisSelect(ys, state.y);
     function syncLog() {
       xl.disabled = !canLog(state.x); yl.disabled = !canLog(state.y);
       state.xlog = xl.checked = !xl.disabled && defaultLog(state.x);
       state.ylog = yl.checked = !yl.disabled && defaultLog(state.y);
     }
+    ws.addEventListener("change", function () {  // another workload: its own metrics, axes and frontier
+      const w = WORKLOADS.filter(function (v) { return v.name === ws.value; })[0];
+      state.workload = w.name; state.x = w.x; state.y = w.y; state.selected = null;
+      METRICS = metricsOf(workloadEntries());
+      Object.keys(rowCache).forEach(function (k) { delete rowCache[k]; });
+      fillAxisSelect(xs, state.x); fillAxisSelect(ys, state.y); syncLog(); drawHeader(); render();
+    });
     xs.addEventListener("change", function () { state.x = xs.value; syncLog(); render(); });
     ys.addEventListener("change", function () { state.y = ys.value; syncLog(); render(); });
     xl.addEventListener("change", function () { state.xlog = xl.checked; render(); });
@@ -432,9 +465,11 @@
     });
     buildFilters(); drawTracks(); drawHeader(); syncLog();
     const live = entries.filter(function (e) { return !e.read_only; }).length;
+    const named = WORKLOADS.filter(function (w) { return w.name !== null; }).length;
     document.getElementById("summary").textContent = entries.length + " entries: " + live + " from submission bundles (" +
       entries.filter(function (e) { return e.baseline; }).length + " baselines), " + (entries.length - live) +
-      " from read-only historical tracks; " + participants.length + " participants.";
+      " from read-only historical tracks; " + participants.length + " participants; " + named + " workload" +
+      (named === 1 ? "" : "s") + ", ranked separately.";
     render();
   }
   init();
