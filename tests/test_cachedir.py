@@ -70,7 +70,7 @@ def test_cache_command(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     info = cli("cache", "info")
     assert info.code == 0 and "prepared" in info.out and "2.0 MB" in info.out
     pruned = cli("cache", "prune", "--max-mb", "1")
-    assert pruned.code == 0 and "evicted 1 entries" in pruned.out
+    assert pruned.code == 0 and "evicted 1 entry (2.0 MB)" in pruned.out
 
 
 @pytest.mark.parametrize("text", ["inf", "nan", "1e400", "-1"])

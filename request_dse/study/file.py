@@ -214,6 +214,8 @@ def _user_file(value: str, base: Path, ctx: Ctx) -> Path:
     where = "" if Path(value).is_absolute() else f" ({value!r} is read from the study's folder)"
     if path.is_dir():
         raise ctx.error(f"is a folder, not a file: {path}{where}")
+    if path.exists() and not path.is_file():
+        raise ctx.error(f"is a device, pipe or socket, not a regular file: {path}")
     if not path.is_file():
         raise ctx.error(f"file not found: {path}{where}")
     return path
