@@ -113,7 +113,7 @@ def _ui(command: str, cwd: Path) -> str | None:
 def _validated(result: subprocess.CompletedProcess[str], cwd: Path) -> str | None:
     """Several bundles: a verdict for each; exit 0 exactly when every one is reproduced."""
     bundles = sorted(p.name for p in (cwd / "submissions" / "quickstart").iterdir() if p.is_dir())
-    verdicts = {name: re.search(rf"{re.escape(name)}/?: (\w+)", result.stdout) for name in bundles}
+    verdicts = {name: re.search(rf"{re.escape(name)}/?: (\w+) \(badges:", result.stdout) for name in bundles}
     missing = [name for name, found in verdicts.items() if found is None]
     if missing or not bundles:
         return f"exit {result.returncode}; no verdict for {missing or 'any bundle'}: {(result.stdout + result.stderr)[-800:]}"

@@ -109,4 +109,14 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"request-dse: error: {escape(reason)}; what was recorded before is kept: "
                    "fix it and run the same command to continue", err=True)
         code = 2
+    finally:
+        _stop_environment_servers()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_environment_servers() -> None:
+    """The command is over: the worker servers of software environments it started go with it
+    (at once, not at interpreter exit, so a caller running commands in-process keeps none)."""
+    envs = sys.modules.get("request_dse.envs")
+    if envs is not None:
+        envs.close_all()
