@@ -10,6 +10,7 @@ from typing import Any
 from request_dse.backends import Catalog
 from request_dse.expr import Expression, ExpressionError
 from request_dse.fields import Ctx, unknown_key_rule
+from request_dse.protocol import SCENARIO_DIMENSION as SCENARIO
 from request_dse.space import Constraint, Dimension, SearchSpace, parse_override
 from request_dse.study.fragment import load_fragment
 from request_dse.study.paths import find_file
@@ -70,6 +71,9 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
     base["target.threads"] = spec.threads
     chosen["target.threads"] = Dimension("target.threads", "categorical", (spec.threads_default,), origin=spec.threads.origin)
     base["framework"] = chosen["framework"] = Dimension("framework", "categorical", tuple(catalogs), origin="study frameworks")
+    if study.scenarios:  # several LoadGen scenarios: one front per scenario
+        base[SCENARIO] = chosen[SCENARIO] = Dimension(SCENARIO, "categorical", study.scenarios,
+                                                      origin="study measure.scenario")
     study_ctx = Ctx(str(study.source))
     flags = {}
     for name, catalog in catalogs.items():
@@ -102,6 +106,7 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
             raise ctx.error("is set by the study's frameworks, not here")
         override(name, value, ctx)
     order = [d.name for d, _ in workload.dimensions()] + ["batch_size", "target.threads", "framework"]
+    order += [SCENARIO] if study.scenarios else []
     order += [n for n in chosen if n not in order]
     dimensions = tuple(chosen[n] for n in order)
     constraints = list(workload.constraints())

@@ -80,6 +80,8 @@ class Study:
     submissions_dir: Path | None
     cache: bool
     description: str = ""
+    #: LoadGen scenarios when the study lists several: the dimension ``measure.scenario``.
+    scenarios: tuple[str, ...] = ()
 
     @property
     def metric_names(self) -> tuple[str, ...]:
