@@ -17,6 +17,7 @@ import numpy as np
 
 from request_dse import sysinfo
 from request_dse.evaluate import Interval, metric_intervals, objective_bounds
+from request_dse.protocol import SCENARIO_DIMENSION
 from request_dse.results import TrialRecord, load_samples, noisy_front
 from request_dse.space import Candidate
 from request_dse.study import Plan
@@ -150,7 +151,13 @@ def violated(plan: Plan, metrics: Mapping[str, float]) -> str | None:
 
 def analyse(plan: Plan, figures: Sequence[tuple[TrialRecord, Mapping[str, float], Mapping[str, Interval],
                                                 Confirmation | None]]) -> list[Point]:
-    """Noise-aware ranks, ties and 'dominated within noise' of candidates with their figures."""
+    """Noise-aware ranks, ties and 'dominated within noise' of candidates with their figures (within
+    each LoadGen scenario, when the study measures several)."""
+    groups: dict[Any, list[Any]] = {}
+    for figure in figures:
+        groups.setdefault(figure[0].params.get(SCENARIO_DIMENSION), []).append(figure)
+    if len(groups) > 1:
+        return [point for group in groups.values() for point in analyse(plan, group)]
     names = plan.study.metric_names
     directions = [o.direction for o in plan.study.objectives]
     if not figures:
