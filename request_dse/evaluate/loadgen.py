@@ -54,7 +54,9 @@ def loadgen_result(sessions: Sequence[SessionResult], trial_dir: Path) -> tuple[
         info.update(scenario=first.get("scenario"), valid=bool(metrics.get("loadgen_valid")))
         if docs[chosen].get("error"):
             info["error"] = docs[chosen]["error"]
+        scored = first.get("scored_dir")
         record = {"reported": Path(docs[chosen]["dir"]).name, "scenario": first.get("scenario"),
+                  "scored": Path(scored).name if scored else None,
                   "sessions": [{"dir": Path(d["dir"]).name, "figures": d.get("figures", {})} for d in docs],
                   "intervals": {k: list(v) for k, v in intervals(docs).items()}}
         for key in ("accuracy", "compliance"):

@@ -4,8 +4,8 @@ A fresh process sometimes runs the same artifact much slower than the others (he
 about one process of six) for the whole of its life: no number of runs inside it reveals that.
 Two sessions *agree* when either's median lies inside the other's 95% confidence interval of the
 median (order statistics), widened by ``session_tolerance`` (relative). The kept sessions are the
-largest group that all agree with each other (the faster group when two are as large); a
-session outside it is set aside, and new sessions are measured until ``repeats`` of them agree
+fastest group of at least two that all agree with each other (interference only ever adds time);
+a session outside it is set aside, and new sessions are measured until ``repeats`` of them agree
 or ``max_extra_sessions`` more have been measured. What was set aside, and why, is reported in
 the trial's ``info["sessions"]``; with one session there is nothing to compare and nothing happens.
 """
@@ -13,7 +13,6 @@ the trial's ``info["sessions"]``; with one session there is nothing to compare a
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,13 +36,18 @@ def agree(a: tuple[float, float, float], b: tuple[float, float, float], toleranc
 
 
 def consensus(sessions: Sequence[SessionResult], tolerance: float) -> list[int]:
-    """Indices of the largest group of sessions that all agree (the fastest such group)."""
+    """Indices of the fastest group of at least two sessions that all agree: from the fastest
+    session that agrees with another, every session (fastest first) that agrees with the whole
+    group so far. Empty when no two sessions agree."""
     stats = [_interval(s) for s in sessions]
-    for size in range(len(sessions), 0, -1):
-        groups = [g for g in itertools.combinations(range(len(sessions)), size)
-                  if all(agree(stats[i], stats[j], tolerance) for i, j in itertools.combinations(g, 2))]
-        if groups:
-            return list(min(groups, key=lambda g: float(np.median([stats[i][0] for i in g]))))
+    order = sorted(range(len(sessions)), key=lambda i: stats[i][0])
+    for first in order:
+        group = [first]
+        for j in order:
+            if j != first and all(agree(stats[j], stats[k], tolerance) for k in group):
+                group.append(j)
+        if len(group) >= 2:
+            return sorted(group)
     return []
 
 
@@ -60,7 +64,7 @@ def _carry_scoring(kept: list[SessionResult], scored: SessionResult) -> list[Ses
     """The first kept session carries what only the scored (first) session produced."""
     if kept[0] is scored:
         return kept
-    extra = {k: v for k, v in (scored.loadgen or {}).items() if k in ("accuracy", "compliance")}
+    extra = {k: v for k, v in (scored.loadgen or {}).items() if k in ("accuracy", "compliance", "scored_dir")}
     loadgen = {**(kept[0].loadgen or {}), **extra} if (kept[0].loadgen or extra) else None
     head = dataclasses.replace(kept[0], check_outputs=scored.check_outputs, top5=scored.top5, loadgen=loadgen)
     return [head, *kept[1:]]
@@ -77,7 +81,7 @@ def settle(measured: MeasureResult, repeats: int, tolerance: float, max_extra: i
         kept = consensus(sessions, tolerance)
         if len(kept) == len(sessions) or len(kept) >= repeats or extra >= max_extra:
             break
-        n = min(repeats - len(kept) if len(kept) >= 2 else 1, max_extra - extra)
+        n = min(repeats - len(kept) if kept else 1, max_extra - extra)
         fresh = more(n)
         wall += fresh.wall_s
         extra += n
@@ -86,7 +90,7 @@ def settle(measured: MeasureResult, repeats: int, tolerance: float, max_extra: i
         sessions += fresh.sessions
     if len(kept) == len(sessions):
         return dataclasses.replace(measured, sessions=tuple(sessions), wall_s=wall), None
-    settled = len(kept) >= min(repeats, 2)
+    settled = bool(kept)
     if not settled:  # no two sessions agree: nothing tells which is right, so every one is kept
         kept = list(range(len(sessions)))
     chosen = [sessions[i] for i in kept]
