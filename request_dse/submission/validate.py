@@ -46,13 +46,14 @@ from request_dse.space import Candidate
 from request_dse.study import BuildConfig, available_names, compatible, find_data_file
 from request_dse.submission.bundle import Bundle, open_bundle, validation_path
 from request_dse.submission.checks import Check, compare
+from request_dse.submission.compliance import LOADGEN_KEYS, SESSION_CAPS, bundle_protocol, record_compliance
 from request_dse.submission.errors import BundleError
 from request_dse.targets import SessionRequest, TargetSpec, load_target, make_target, option_specs
 from request_dse.workloads import ZOO, PreparedModel, WorkloadRef, get_workload
 
 #: Limits on what an untrusted bundle's protocol may ask of the validating machine.
 PROTOCOL_CAPS = {"warmup_runs": 1000, "min_runs": 100_000, "max_runs": 100_000, "min_time_s": 30.0,
-                 "max_time_s": 60.0, "repeats": 20, "timeout_s": 600.0, "memory_limit_mb": 32768}
+                 "max_time_s": 60.0, "repeats": 20, "timeout_s": 600.0, "memory_limit_mb": 32768, **SESSION_CAPS}
 DEFAULT_TOLERANCE = 0.25
 
 
@@ -72,7 +73,7 @@ class Verdict:
 
 
 def _protocol(doc: Mapping[str, Any]) -> tuple[MeasureConfig, list[str]]:
-    settable = {f.name for f in dataclasses.fields(MeasureConfig)} - {"early_stop"}
+    settable = {f.name for f in dataclasses.fields(MeasureConfig)} - {"early_stop", *LOADGEN_KEYS}
     raw = doc["measurement"]["protocol"]
     values, notes = {}, []
     for name in sorted(settable):
@@ -92,7 +93,8 @@ def _protocol(doc: Mapping[str, Any]) -> tuple[MeasureConfig, list[str]]:
     if protocol.min_runs > protocol.max_runs or protocol.min_time_s > protocol.max_time_s or protocol.repeats < 1:
         notes.append("inconsistent protocol replaced by the defaults")
         protocol = MeasureConfig()
-    return protocol, notes
+    protocol, loadgen_notes = bundle_protocol(raw, protocol)
+    return protocol, notes + loadgen_notes
 
 
 def _prepared(bundle: Bundle) -> PreparedModel:
@@ -160,10 +162,11 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
     artifact = bundle.path("artifact")
     batch = int(doc["target"]["batch_size"])
     session = SessionRequest(backend_name, artifact, prepared, batch, int(doc["target"]["threads"]), protocol,
-                             score=True)
+                             score=True, compliance=True)
     echo(f"running {bundle.id} on {spec.name}: {protocol.repeats} session(s), each in a fresh worker process")
     with tempfile.TemporaryDirectory(prefix="request-dse-validate-") as work:
-        job = TrialJob(0, candidate, None, BuildConfig(), session, spec, Path(work),
+        job = TrialJob(0, candidate, None, BuildConfig(), dataclasses.replace(session, log_dir=Path(work) / "loadgen"),
+                       spec, Path(work),
                        reuse=BuildResult("ok", artifact, prepared))
         executor = local_executor(spec, tuple(backend.preload), workers=1)
         try:
@@ -224,6 +227,11 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
         mismatch = "no accuracy could be computed on the bundled inputs"
     if mismatch:
         verdict.reason = f"the outputs are not the declared ones: {mismatch}"
+        echo(f"not functional: {verdict.reason}")
+        return
+    problem = record_compliance(result.info, verdict.info, echo)
+    if problem:
+        verdict.reason = f"MLPerf compliance: {problem}"
         echo(f"not functional: {verdict.reason}")
         return
     verdict.badges.append("functional")

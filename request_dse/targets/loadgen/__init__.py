@@ -8,9 +8,17 @@ study's scenario, and runs the accuracy mode and the compliance tests TEST01 / T
 
 from __future__ import annotations
 
-from request_dse.targets.loadgen.logs import ACCURACY, DETAIL, LOG_FILES, SUMMARY, LogError, figures
+from request_dse.targets.loadgen.logs import (
+           ACCURACY,
+           DETAIL,
+           LOG_FILES,
+           SUMMARY,
+           LogError,
+           detail as read_detail,
+           figures,
+)
 from request_dse.targets.loadgen.session import SESSION_FILE, measure_session
 from request_dse.targets.loadgen.settings import SCENARIO_NAMES
 
 __all__ = ["ACCURACY", "DETAIL", "LOG_FILES", "SCENARIO_NAMES", "SESSION_FILE", "SUMMARY", "LogError", "figures",
-           "measure_session"]
+           "measure_session", "read_detail"]

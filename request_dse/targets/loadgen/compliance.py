@@ -5,8 +5,9 @@ MLPerf's own audit configurations (``TEST01/``, ``TEST04/`` beside the performan
   performance run; every one must be the class the candidate gives that sample when scored.
   (Catches a system that answers fast but wrongly when it thinks nobody looks.)
 * **TEST04** -- a performance run that issues one sample over and over must not be more than
-  10% faster (by the scenario's result, as MLPerf's ``verify_performance.py`` compares them)
-  than the ordinary performance runs before and after it. (Catches caching of results.)
+  10% faster (20% for SingleStream / MultiStream results of a few microseconds to milliseconds;
+  by the scenario's result, as MLPerf's ``verify_performance.py`` compares them) than the
+  ordinary performance runs around it. (Catches caching of results.)
 
 Each writes its verdict, as MLPerf's verification scripts do, to ``verify_accuracy.txt`` /
 ``verify_performance.txt`` in its folder, ending ``TEST PASS`` or ``TEST FAIL``.
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from request_dse.targets.loadgen.harness import Harness, Run
-from request_dse.targets.loadgen.settings import RunSettings
+from request_dse.targets.loadgen.settings import RunSettings, audit_config
 
 #: TEST04 fails when the repeated sample's score is this much above the reference runs'.
 TEST04_THRESHOLD = 0.10
+#: TEST04 runs before a failure counts.
+ATTEMPTS = 2
 
 
 def _verdict(folder: Path, name: str, lines: list[str], passed: bool) -> None:
@@ -43,27 +46,46 @@ def test01(harness: Harness, settings: RunSettings, folder: Path, expected: Mapp
     return {"passed": passed, "logged": len(logged), "wrong": len(wrong), "detail": lines[0]}
 
 
+def threshold(scenario: str, reference_score: float) -> float:
+    """How much faster TEST04 may be: 10%, relaxed to 20% for SingleStream / MultiStream results
+    short enough that the operating system's noise matters (as MLPerf's ``verify_performance.py``)."""
+    if (scenario == "single_stream" and reference_score <= 200_000) or \
+            (scenario == "multi_stream" and reference_score <= 1_600_000):
+        return 0.20
+    return TEST04_THRESHOLD
+
+
 def test04(harness: Harness, settings: RunSettings, folder: Path, reference: Run | None,
            rerun: Callable[[Path], Run]) -> dict[str, Any]:
-    """TEST04 against the better of ``reference`` (the session's performance run; measured here
-    when None) and one more ordinary run after it."""
-    references = [reference] if reference is not None else [rerun(folder / "reference" / "before")]
-    run = harness.compliance("TEST04", settings, folder)
-    references.append(rerun(folder / "reference" / "after"))
-    scores = [r.score for r in references if r.score]
-    if not scores or not run.score:
-        lines = ["TEST04: LoadGen reported no result to compare (a run too short for its early-stopping estimate)"]
-        _verdict(folder, "verify_performance.txt", lines, False)
-        return {"passed": False, "detail": lines[0]}
-    ref = max(scores)
-    ratio = run.score / ref
-    passed = ratio < 1 + TEST04_THRESHOLD
-    lines = [f"reference score = {ref:.6g}", f"test score = {run.score:.6g}",
-             f"TEST04: the repeated sample scored {ratio:.3g}x the reference runs (allowed: < {1 + TEST04_THRESHOLD:g}x)"]
-    _verdict(folder, "verify_performance.txt", lines, passed)
-    return {"passed": passed, "ratio": round(ratio, 4), "reference_score": ref, "test_score": run.score,
-            "detail": lines[-1] + ("" if passed else ": the candidate answers a repeated sample faster, "
-                                                     "as a cache of results would")}
+    """TEST04 against the best of the ordinary runs around it (``reference``: the session's
+    performance run, measured here when None): one more ordinary run follows each TEST04 run, and
+    a TEST04 run that fails is repeated once (a short run on a shared machine can be unlucky;
+    a cache of results is faster every time)."""
+    references = [reference] if reference is not None else [rerun(folder / "reference" / "run_0")]
+    lines: list[str] = []
+    result: dict[str, Any] = {"passed": False}
+    for attempt in range(1, ATTEMPTS + 1):
+        run = harness.run(settings, folder / "performance" / f"run_{attempt}", audit_config("TEST04", len(harness.x)))
+        references.append(rerun(folder / "reference" / f"run_{attempt}"))
+        scores = [r.score for r in references if r.score]
+        if not scores or not run.score:
+            lines = ["TEST04: LoadGen reported no result to compare (a run too short for its early-stopping estimate)"]
+            result = {"passed": False, "detail": lines[0]}
+            continue
+        ref = max(scores)
+        allowed = threshold(settings.scenario, ref)
+        ratio = run.score / ref
+        passed = ratio < 1 + allowed
+        lines = [f"reference score = {ref:.6g}", f"test score = {run.score:.6g}",
+                 f"TEST04: the repeated sample scored {ratio:.3g}x the reference runs (allowed: < {1 + allowed:g}x)"]
+        result = {"passed": passed, "ratio": round(ratio, 4), "reference_score": ref, "test_score": run.score,
+                  "attempts": attempt,
+                  "detail": lines[-1] + ("" if passed else ": the candidate answers a repeated sample faster, "
+                                                            "as a cache of results would")}
+        if passed:
+            break
+    _verdict(folder, "verify_performance.txt", lines, bool(result["passed"]))
+    return result
 
 
 def run_tests(harness: Harness, settings: RunSettings, folder: Path, expected: Mapping[int, int],

@@ -91,6 +91,8 @@ def measure_session(request: SessionRequest) -> SessionResult:
         labels = data["y_eval"] if "y_eval" in data.files else None
     doc: dict[str, Any] = {"dir": str(folder), "scenario": scenario, "protocol": protocol.protocol,
                            "batch_time_s": batch_time}
+    if request.score:
+        doc["scored_dir"] = str(folder)  # where the accuracy run and the compliance tests are
     # Server queries batch up in a worker thread only when a batch holds more than one sample: a
     # hand-over between threads costs more than a small candidate's run.
     harness = Harness(loaded.session, loaded.x_eval, request.batch_size,

@@ -69,6 +69,9 @@ class SystemUnderTest:
 
     # -- running ----------------------------------------------------------------------------------
     def _answer(self, pairs: list[tuple[int, int]]) -> None:
+        """Run ``pairs`` in batches; complete them together (a query is done when all its samples
+        are; one completion call costs LoadGen less than one a sample)."""
+        responses = []
         for k in range(0, len(pairs), self.batch_size):
             chunk = pairs[k:k + self.batch_size]
             try:
@@ -76,11 +79,10 @@ class SystemUnderTest:
             except BaseException as exc:  # noqa: BLE001 - kept and raised after LoadGen returns
                 self.failure = self.failure or exc
                 top = np.full(len(chunk), -1, dtype="<i4")
-            responses = []
             for (rid, idx), cls in zip(chunk, top, strict=True):
                 self.answers[idx] = cls
                 responses.append(self.lg.QuerySampleResponse(rid, self._base + 4 * idx, 4))
-            self.lg.QuerySamplesComplete(responses)
+        self.lg.QuerySamplesComplete(responses)
 
     def _run(self, chunk: list[tuple[int, int]]) -> np.ndarray:
         loaded = self.library.loaded
