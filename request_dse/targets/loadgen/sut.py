@@ -84,7 +84,7 @@ class SystemUnderTest:
                 responses.append(self.lg.QuerySampleResponse(rid, self._base + 4 * idx, 4))
         self.lg.QuerySamplesComplete(responses)
 
-    def _run(self, chunk: list[tuple[int, int]]) -> np.ndarray:
+    def _run(self, chunk: list[tuple[int, int]]) -> Any:
         loaded = self.library.loaded
         if self.batch_size == 1:
             placed = loaded[chunk[0][1]]
@@ -97,6 +97,8 @@ class SystemUnderTest:
         output = self.session.run(placed)
         self.samples_ns.append(time.perf_counter_ns() - t)
         logits = np.asarray(self.session.fetch(output))
+        if len(chunk) == 1:  # the common case, kept short: it is part of every query's latency
+            return (int(logits[0].argmax()),)  # type: ignore[return-value]
         return np.argmax(logits.reshape(len(logits), -1)[:len(chunk)], axis=1).astype("<i4")
 
     def _serve(self) -> None:
