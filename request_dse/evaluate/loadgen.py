@@ -40,7 +40,8 @@ def intervals(docs: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float
     return out
 
 
-def loadgen_result(sessions: Sequence[SessionResult], trial_dir: Path) -> tuple[dict[str, float], dict[str, Any], str | None]:
+def loadgen_result(sessions: Sequence[SessionResult],
+                   trial_dir: Path) -> tuple[dict[str, float], dict[str, Any], str | None]:
     """(metrics, info, why the answers are wrong or None) of LoadGen sessions; writes ``loadgen/trial.json``."""
     docs = [s.loadgen for s in sessions if s.loadgen]
     if not docs:

@@ -53,7 +53,8 @@ def measure_config(doc: Mapping[str, Any] | None, ctx: Ctx) -> tuple[MeasureConf
     if doc.get("early_stop"):
         measure = replace(measure, early_stop=EarlyStopConfig(**doc["early_stop"]))
     if measure.min_runs > measure.max_runs:
-        raise ctx.error(f"`min_runs <= max_runs` must hold; got min_runs={measure.min_runs}, max_runs={measure.max_runs}")
+        raise ctx.error(f"`min_runs <= max_runs` must hold; got min_runs={measure.min_runs}, "
+                        f"max_runs={measure.max_runs}")
     if measure.min_time_s > measure.max_time_s:
         raise ctx.error(f"`min_time_s <= max_time_s` must hold; got min_time_s={measure.min_time_s}, "
                         f"max_time_s={measure.max_time_s}")

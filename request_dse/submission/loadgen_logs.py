@@ -50,7 +50,8 @@ def copy_into_bundle(loadgen_dir: Path, bundle_dir: Path) -> bool:
         return False
     reported, scored = found
     dest = bundle_dir / LOADGEN_DIR
-    shutil.copytree(reported, dest, symlinks=False, ignore=shutil.ignore_patterns("mlperf_log_trace.json", *SCORED_PARTS))
+    shutil.copytree(reported, dest, symlinks=False,
+                    ignore=shutil.ignore_patterns("mlperf_log_trace.json", *SCORED_PARTS))
     for part in SCORED_PARTS:
         if scored is not None and (scored / part).is_dir():
             shutil.copytree(scored / part, dest / part, symlinks=False)

@@ -109,7 +109,8 @@ def _readme(bundle: Bundle, scenario: str, valid: str) -> str:
         "- Fields marked `unknown` in systems/*.json are for the submitter to fill in; `status` is `rdi`.",
         f"- Check the bundle again: `{doc['reproduce']['validate']}`",
         *([f"- Run what produced it: `{doc['reproduce']['rebuild']}`"] if doc["reproduce"].get("rebuild") else []),
-        "", "Settings of the performance run: user.conf. Scenario's figures: performance/run_1/mlperf_log_summary.txt.", ""])
+        "", "Settings of the performance run: user.conf. Scenario's figures: "
+            "performance/run_1/mlperf_log_summary.txt.", ""])
 
 
 def _result(bundle: Bundle, folder: Path) -> None:
@@ -123,7 +124,8 @@ def _result(bundle: Bundle, folder: Path) -> None:
             _copy_logs(logs / test / "performance" / "run_1", folder / test / "performance" / "run_1", _LOGS)
             shutil.copyfile(logs / test / extra, folder / test / extra)
     (folder / "measurements.json").write_text(json.dumps(_measurements(bundle), indent=1) + "\n")
-    (folder / "README.md").write_text(_readme(bundle, scenario, _mlperf_valid(logs / "performance" / "run_1", scenario)))
+    valid = _mlperf_valid(logs / "performance" / "run_1", scenario)
+    (folder / "README.md").write_text(_readme(bundle, scenario, valid))
 
 
 def write_tree(bundle_paths: Iterable[Path], out: Path, submitter: str, study_file: Path | None = None) -> list[Path]:
