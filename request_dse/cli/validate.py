@@ -18,7 +18,8 @@ def command(bundle: Path, target: str | None, tolerance: float, two_sided: bool,
     """Check BUNDLE (a folder, .tar.gz or .zip) and award artifact-evaluation badges.
 
     available: complete, every checksum matches, schema valid. functional: the artifact runs on
-    the target (in a child process) and produces the declared outputs. reproduced: accuracy
+    the target (in a child process), produces the declared outputs and passes MLPerf's
+    compliance tests TEST01 and TEST04 (run through LoadGen). reproduced: accuracy
     equals the recorded figure exactly and latency-derived metrics hold within the larger of
     their recorded 95% interval and --tolerance. Writes validation.json in the bundle folder
     (beside an archive: <name>.validation.json).

@@ -85,13 +85,25 @@ def sessions_note(info: Mapping[str, Any]) -> str | None:
     return f"{head}: {whys}" if whys else head
 
 
+def not_applicable(target: Any) -> str | None:
+    """Why LoadGen's compliance tests cannot run on ``target`` (a TVM RPC device, a replay), or None."""
+    if target.replays:
+        return "a replay target runs nothing"
+    return target.protocol_unavailable("loadgen")
+
+
 def record_compliance(info: Mapping[str, Any], verdict_info: MutableMapping[str, Any],
-                      echo: Callable[[str], None]) -> str | None:
+                      echo: Callable[[str], None], target: Any) -> str | None:
     """Put a validation run's compliance outcome (and any sessions set aside) into the verdict's
-    info; returns why the compliance tests do not pass, or None."""
+    info; returns why the compliance tests do not pass, or None (also where they cannot run)."""
     note = sessions_note(info)
     if note:
         verdict_info["sessions"] = info["sessions"]
         echo(note)
+    why_not = not_applicable(target)
+    if why_not:
+        verdict_info["compliance"] = f"not run on target {target.name!r}: {why_not.split(':')[0]}"
+        echo(f"MLPerf compliance tests {verdict_info['compliance']}")
+        return None
     verdict_info["compliance"] = (info.get("loadgen") or {}).get("compliance")
     return compliance_problem(info)

@@ -229,7 +229,7 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
         verdict.reason = f"the outputs are not the declared ones: {mismatch}"
         echo(f"not functional: {verdict.reason}")
         return
-    problem = record_compliance(result.info, verdict.info, echo)
+    problem = record_compliance(result.info, verdict.info, echo, make_target(spec))
     if problem:
         verdict.reason = f"MLPerf compliance: {problem}"
         echo(f"not functional: {verdict.reason}")

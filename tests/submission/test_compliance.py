@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from request_dse.protocol import LoadGenConfig, MeasureConfig
-from request_dse.submission.compliance import bundle_protocol, compliance_problem
+from request_dse.submission.compliance import bundle_protocol, compliance_problem, not_applicable, record_compliance
 from tests.conftest import FAST_MEASURE
 from tests.submission.conftest import run_cli, write
 
@@ -52,3 +52,23 @@ def test_a_bundles_loadgen_settings_are_checked_and_capped() -> None:
     protocol, notes = bundle_protocol({"protocol": "timeit"}, base)
     assert protocol == base and "not one of request-dse, loadgen" in notes[0]
     assert bundle_protocol({"protocol": "request-dse"}, base) == (base, [])
+
+
+def test_targets_where_loadgen_cannot_run_skip_the_tests_and_say_why() -> None:
+    from request_dse.study import REPO_ROOT
+    from request_dse.targets import load_target, make_target, option_specs
+
+    def target(name: str):  # type: ignore[no-untyped-def]
+        return make_target(load_target(REPO_ROOT / "targets" / f"{name}.yaml", option_specs(), expected_name=name))
+
+    assert not_applicable(target("local-cpu")) is None
+    assert "LoadGen drives the backend's session" in not_applicable(target("rpc-example"))
+    assert not_applicable(target("replay")) == "a replay target runs nothing"
+    said: list[str] = []
+    info: dict[str, object] = {}
+    assert record_compliance({}, info, said.append, target("rpc-example")) is None
+    assert info["compliance"] == ("not run on target 'rpc-example': LoadGen drives the backend's session in the "
+                                  "process that measures, and over TVM RPC every call is a round trip from this host "
+                                  "timed by the device's time_evaluator")
+    assert said == [f"MLPerf compliance tests {info['compliance']}"]
+    assert record_compliance({}, info, said.append, target("local-cpu")) == "TEST01 and TEST04 did not run"
