@@ -10,13 +10,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from request_dse.metrics import LOADGEN_METRICS
 from request_dse.protocol import SCENARIOS, LoadGenConfig, MeasureConfig
+from request_dse.study import REPO_ROOT, compatible
+from request_dse.sysinfo import gpu
+from request_dse.targets import load_target, make_target, option_specs
 from request_dse.targets.loadgen import ACCURACY, DETAIL, SESSION_FILE, SUMMARY, LogError, figures, measure_session
 from request_dse.targets.loadgen.logs import detail, responses
 from request_dse.testing.backend_conformance import build_inline, candidates, conformance_backends, plan_for
+from tests.conftest import FAST_MEASURE, study_doc
 
+NO_GPU = gpu.unavailable(0)
 SHORT = MeasureConfig(warmup_runs=5, repeats=1, protocol="loadgen",
                       loadgen=LoadGenConfig(min_duration_ms=200, target_latency_ms=50.0, server_search_s=6.0))
 
@@ -123,3 +129,30 @@ def test_logs_are_read_defensively(tmp_path: Path) -> None:
         responses(tmp_path / "big.json")
     with pytest.raises(LogError, match="missing"):
         detail(tmp_path / "nope.txt")
+
+
+@pytest.mark.skipif(NO_GPU is not None, reason=f"no GPU: {NO_GPU}")
+def test_a_study_on_the_gpu_under_loadgen(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every backend that runs on the GPU here, under LoadGen, in two scenarios."""
+    from request_dse.backends import get_backend
+
+    spec = load_target(REPO_ROOT / "targets" / "cuda.yaml", option_specs(), expected_name="cuda")
+    target = make_target(spec)
+    frameworks = {name: {} for name in ("onnxruntime", "tvm", "torch")
+                  if compatible(get_backend(name), target) is None
+                  and get_backend(name).unavailable(target.capabilities) is None}
+    assert frameworks
+    doc = study_doc("gpu-lg", target="cuda", frameworks=frameworks, sampler={"name": "grid"},
+                    space={"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25],
+                                          "model.resolution": [8], "model.precision": ["fp32"]}},
+                    objectives=[{"maximize": "accuracy_top1"}, {"maximize": "loadgen_score"}],
+                    measure={**FAST_MEASURE, "protocol": "loadgen", "scenario": ["single_stream", "offline"],
+                             "loadgen": {"min_duration_ms": 300}}, budget={"trials": 2 * len(frameworks)})
+    path = tmp_path / "gpu.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = cli("tune", path, "-q", "--no-export")
+    assert result.code == 0, result
+    trials = json.loads(cli("report", path, "--json").out)["trials"]
+    assert len(trials) == 2 * len(frameworks) and all(t["status"] == "ok" for t in trials), trials
+    assert all(t["metrics"]["loadgen_valid"] == 1.0 and t["info"]["loadgen"]["accuracy_log"]["disagree"] == 0
+               for t in trials)
