@@ -114,8 +114,9 @@ def measure_session(request: SessionRequest) -> SessionResult:
                 doc.update(figures=run.figures, settings=dataclasses.asdict(run.settings))
             else:
                 doc["figures"] = {"loadgen_valid": 0.0}
+                lowest = min((t["qps"] for t in tried), default=settings.target_qps)
                 doc["error"] = (f"no offered load met the p99 bound of {config.target_latency_ms} ms "
-                                f"(lowest tried: {min(t['qps'] for t in tried):.3g} QPS)")
+                                f"(lowest tried: {lowest:.3g} QPS)")
         if request.compliance and loaded.top5 is not None:
             expected = {i: int(c) for i, c in enumerate(loaded.top5[:, 0])}
             use = run.settings if run is not None else settings
