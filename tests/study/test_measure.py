@@ -89,3 +89,12 @@ def test_bad_measure_settings_name_the_field(tmp_path: Path, measure: dict, fiel
     with pytest.raises(ConfigError) as err:
         load_study(write(tmp_path, measure=measure))
     assert err.value.field.startswith(field) and rule in str(err.value), str(err.value)
+
+
+def test_the_shipped_loadgen_study_loads() -> None:
+    from request_dse.study import REPO_ROOT
+
+    plan = load_plan(REPO_ROOT / "studies" / "mlperf.yaml")
+    assert plan.study.measure.uses_loadgen and plan.study.scenarios == ("single_stream", "offline")
+    assert plan.study.measure.loadgen.confirm_min_duration_ms == 10_000
+    assert any(d.name == SCENARIO_DIMENSION for d in plan.space.dimensions)
