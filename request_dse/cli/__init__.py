@@ -42,6 +42,9 @@ COMMANDS = (
     "sync",
     "compare",
     "cache",
+    "serve",
+    "admin",
+    "submit",
 )
 
 

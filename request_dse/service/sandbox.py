@@ -1,0 +1,76 @@
+"""The sandbox a validation job runs in: submitted artifacts are someone else's code.
+
+With bubblewrap (``bwrap``, Debian's ``bubblewrap``; ``tests/setup-system.sh`` installs it) the
+job's process tree gets: no network (its own, empty network namespace), the whole file system
+read-only, a private ``/tmp``, its own PID, IPC and UTS namespaces, the tournament's database
+and bundle store hidden, the bundle read-only, a user namespace (root inside has no power
+outside), a new session (no terminal injection), and death with the server. Without it, the
+``process`` sandbox gives what the kernel allows an ordinary child: a network namespace where
+permitted, a private working folder, and the same resource limits; the job's result says which.
+
+Inside either, :mod:`.jobchild` sets resource limits (address space, CPU time, file size, open
+files, no core dumps) before any bundle code runs, and the runner kills the job's process group
+when its wall-clock limit passes.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from request_dse.errors import UserError
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    kind: str                        # bubblewrap | process
+    prefix: tuple[str, ...]          # the command line before the job's own
+    description: str
+
+
+@functools.cache
+def bubblewrap() -> tuple[str | None, str]:
+    """(path of a working ``bwrap``, its version) or (None, why not)."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, "bubblewrap is not installed"
+    try:
+        probe = subprocess.run([path, "--unshare-user", "--uid", "0", "--gid", "0", "--unshare-net", "--ro-bind", "/",
+                                "/", "--dev", "/dev", "--proc", "/proc", "true"], capture_output=True, text=True,
+                               timeout=30)
+        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"bwrap does not run here ({exc})"
+    if probe.returncode != 0:
+        return None, f"bwrap cannot create namespaces here ({probe.stderr.strip().splitlines()[-1:] or ['?']})"
+    return path, version or "bubblewrap"
+
+
+def check_mode(mode: str) -> None:
+    """Fail at start-up when the tournament requires bubblewrap and this machine has none."""
+    if mode == "bubblewrap" and bubblewrap()[0] is None:
+        raise UserError(f"validation.sandbox is bubblewrap, but {bubblewrap()[1]} (apt-get install bubblewrap)")
+
+
+def sandbox(mode: str, job_dir: Path, bundle_dir: Path, hide: Sequence[Path], work: Path) -> Sandbox:
+    """How to start a job in ``job_dir`` (writable) on ``bundle_dir`` (read-only), ``hide`` unseen."""
+    path, version = bubblewrap() if mode in ("auto", "bubblewrap") else (None, "the tournament asks for process")
+    if path is None:
+        if mode == "bubblewrap":
+            raise RuntimeError(f"validation.sandbox is bubblewrap, but {version}")
+        return Sandbox("process", (), f"process sandbox ({version})")
+    argv = [path, "--unshare-user", "--uid", "0", "--gid", "0", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
+            "--tmpfs", "/dev/shm", "--tmpfs", "/run"]
+    for hidden in hide:
+        if hidden.is_dir():
+            argv += ["--tmpfs", str(hidden)]
+    argv += ["--bind", str(job_dir), str(job_dir), "--ro-bind", str(bundle_dir), str(bundle_dir), "--chdir", str(work)]
+    return Sandbox("bubblewrap", (*argv, "--"),
+                   f"{version}: no network, read-only file system, private /tmp, own PID/IPC/UTS namespaces, "
+                   "user namespace, bundle read-only, tournament database and store hidden")
