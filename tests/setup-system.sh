@@ -13,4 +13,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
 fi
+# bubblewrap: the tournament service runs each validation job in a sandbox (request_dse/service/sandbox.py;
+# tests/service/test_sandbox.py checks it from inside).
+if ! command -v bwrap >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap
+fi
 exit 0

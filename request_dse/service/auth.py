@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request
 
 from request_dse.service.tokens import Principal, principal
 
-FAILED_PER_MINUTE = 30
+FAILED_PER_MINUTE = 60
 
 
 class RateLimiter:

@@ -30,6 +30,7 @@ from request_dse.submission.archive import safe_extract
 PASSED_ENV = ("PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "REQUEST_DSE_PLUGINS", "REQUEST_DSE_PATH",
               "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "TVM_NUM_THREADS", "OMP_NUM_THREADS")
 MAX_RESULT_BYTES = 4 << 20
+OWNER = "owner.pid"
 STATUSES = ("available", "functional", "reproduced", "failed")
 
 
@@ -100,7 +101,9 @@ def run_job(request: JobRequest, archive: Path, cancel: threading.Event | None =
     """Validate the bundle in ``archive`` in a sandboxed child; the verdict as a JSON-ready dict
     (``status``, ``reason``, checks, ``isolation``, ``node``). ``cancel`` stops it early."""
     node = socket.gethostname()
+    sweep_job_dirs()
     job_dir = Path(tempfile.mkdtemp(prefix=f"request-dse-job{request.job}-"))
+    (job_dir / OWNER).write_text(str(os.getpid()))
     try:
         try:
             bundle, work = _prepare(request, archive, job_dir)
@@ -142,6 +145,20 @@ def run_job(request: JobRequest, archive: Path, cancel: threading.Event | None =
     finally:
         _writable(job_dir)
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def sweep_job_dirs() -> None:
+    """Remove the folders of jobs whose runner is gone (a server or Ray worker killed mid-job)."""
+    import psutil
+
+    for folder in Path(tempfile.gettempdir()).glob("request-dse-job*-*"):
+        try:
+            owner = int((folder / OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        if not psutil.pid_exists(owner):
+            _writable(folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _drain(fd: int, chunks: list[bytes]) -> None:

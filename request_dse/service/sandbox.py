@@ -62,7 +62,7 @@ def sandbox(mode: str, job_dir: Path, bundle_dir: Path, hide: Sequence[Path], wo
     if path is None:
         if mode == "bubblewrap":
             raise RuntimeError(f"validation.sandbox is bubblewrap, but {version}")
-        return Sandbox("process", (), f"process sandbox ({version})")
+        return Sandbox("process", (), f"process sandbox ({version}): file system not isolated")
     argv = [path, "--unshare-user", "--uid", "0", "--gid", "0", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 from collections.abc import Callable
 
@@ -94,7 +95,13 @@ def serve(tournament: Tournament, host: str = "127.0.0.1", port: int = DEFAULT_P
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level == "debug", timeout_graceful_shutdown=5,
                             server_header=False)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the handler it
+    # found: let that be a no-op, so a stop asked for ends the command normally (exit code 0)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
+    echo("stopped; running validations went back to the queue")
