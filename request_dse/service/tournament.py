@@ -234,6 +234,8 @@ def load_tournament(path: str | Path) -> Tournament:
     doc = validate(load_yaml(source), _FILE, str(source))
     base = source.resolve().parent
     ctx = Ctx(str(source))
+    if doc["opens"] and doc["closes"] and doc["closes"] <= doc["opens"]:
+        raise ctx.at("closes").error(f"must be after opens ({iso(doc['opens'])}); got {iso(doc['closes'])}")
     tracks = []
     for i, raw in enumerate(doc["tracks"]):
         tracks.append(_track(raw, ctx.at("tracks").at(i), base, doc))
@@ -241,8 +243,6 @@ def load_tournament(path: str | Path) -> Tournament:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ctx.at("tracks").at(i).at("name").error(f"duplicates an earlier track: {name!r}")
-    if doc["opens"] and doc["closes"] and doc["closes"] <= doc["opens"]:
-        raise ctx.at("closes").error(f"must be after opens ({iso(doc['opens'])}); got {iso(doc['closes'])}")
     validation = Validation(**doc["validation"])
     if validation.ray_address is not None and validation.executor != "ray":
         raise ctx.at("validation").at("ray_address").error("is used only with executor: ray")

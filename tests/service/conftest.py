@@ -123,3 +123,16 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+def fresh_database(server: PostgresServer, name: str) -> str:
+    """A new, empty database on the test server; its URL."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
