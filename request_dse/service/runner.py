@@ -198,11 +198,15 @@ def _inner_isolation(info: Any) -> str:
 
 def run_job_remote(request: Mapping[str, Any], archive_bytes: bytes, archive_name: str) -> dict[str, Any]:
     """:func:`run_job` in a Ray task: the archive travels with the task to the target's node."""
+    import ray
+
     req = JobRequest(**{**request, "hide": tuple(request["hide"])})
     with tempfile.TemporaryDirectory(prefix="request-dse-upload-") as tmp:
         archive = Path(tmp) / Path(archive_name).name
         archive.write_bytes(archive_bytes)
-        return run_job(req, archive)
+        result = run_job(req, archive)
+    result["node"] = f"{result.get('node', '')} (Ray node {ray.get_runtime_context().get_node_id()})"
+    return result
 
 
 def request_json(request: JobRequest) -> dict[str, Any]:

@@ -136,3 +136,6 @@ def fresh_database(server: PostgresServer, name: str) -> str:
     finally:
         engine.dispose()
     return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+from tests.scoreboard.conftest import browser  # noqa: E402,F401 - headless Chromium, shared with the scoreboard's tests

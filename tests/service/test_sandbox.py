@@ -101,7 +101,8 @@ def test_sandboxed_code_has_no_network_and_writes_only_its_own_folder(tmp_path: 
 
 def test_the_limits_apply_to_what_the_job_starts(tmp_path: Path) -> None:
     code = ("from request_dse.service.jobchild import limit; limit(300, 5); import subprocess, sys; "
-            "print(subprocess.run([sys.executable, '-c', 'import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])'],"
+            "print(subprocess.run([sys.executable, '-c', "
+            "'import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])'],"
             " capture_output=True, text=True).stdout)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})

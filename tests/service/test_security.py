@@ -41,7 +41,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, tiny_bundles: list[Path]) ->
     reply = upload(server, tokens["alice"], first.read_bytes())
     assert reply.status == 201, (reply.status, reply.body)
     try:
-        yield {"root": root, "tournament": tournament, "server": server, "tokens": tokens, "entry": reply.json()["entry"],
+        yield {"root": root, "tournament": tournament, "server": server, "tokens": tokens,
+               "entry": reply.json()["entry"],
                "archive": first}
     finally:
         server.stop()
@@ -206,7 +207,8 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], bytes], dict[str, str], int, str
     "tampered file": (_tampered, {}, 422, "tampered"),
     "schema violation": (lambda t, r: _bundle_edit(t, r, "schema", lambda d, s: d.pop("metrics")), {}, 422, "schema"),
     "no such track": (lambda t, r: archive(t, r).read_bytes(), {"track": "nope"}, 404, "no track named 'nope'"),
-    "no track for its workload": (lambda t, r: _bundle_edit(t, r, "wl", lambda d, s: d["workload"].update(name="cifar")),
+    "no track for its workload": (lambda t, r: _bundle_edit(t, r, "wl",
+                                                            lambda d, s: d["workload"].update(name="cifar")),
                                   {}, 422, "no track of tournament example takes workload 'cifar'"),
     "breaks the track's rules": (lambda t, r: _bundle_edit(t, r, "acc", lambda d, s: d["metrics"]["accuracy_top1"]
                                                            .update(value=0.25, low=0.25, high=0.25)),

@@ -24,7 +24,8 @@ def test_the_example_tournament_loads_with_embedded_defaults() -> None:
     assert t.store == EXAMPLE.parent.resolve() / ".request-dse" / "example" / "bundles"
     track = t.tracks[0]
     assert track.target_file.name == "local-cpu.yaml" and track.target_file.is_file()
-    assert [str(r) for r in track.rules] == ["accuracy_top1 >= 0.5"] and track.closed_reason(dt.datetime.now(dt.UTC)) is None
+    assert [str(r) for r in track.rules] == ["accuracy_top1 >= 0.5"]
+    assert track.closed_reason(dt.datetime.now(dt.UTC)) is None
     assert t.validation.executor == "local" and t.validation.sandbox == "auto" and t.limits.upload_bytes == 64 << 20
 
 
@@ -66,7 +67,8 @@ def test_a_bad_tournament_file_is_one_line_and_exit_code_2(tmp_path: Path, case:
 
 def test_a_missing_tournament_file(tmp_path: Path) -> None:
     result = run_cli("serve", tmp_path / "none.yaml")
-    assert result.code == 2 and result.err.strip() == f"request-dse: error: {tmp_path / 'none.yaml'}: no such tournament file"
+    expected = f"request-dse: error: {tmp_path / 'none.yaml'}: no such tournament file"
+    assert result.code == 2 and result.err.strip() == expected
 
 
 def test_a_track_window_refuses_before_and_after(tmp_path: Path) -> None:
