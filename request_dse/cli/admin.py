@@ -18,6 +18,7 @@ def command(ctx: click.Context, tournament: Path) -> None:
       token revoke NAME                               the token stops working at once
       revalidate ENTRY                                queue a new validation of an entry
       list                                            tokens, entries and the queue
+      export [-o scoreboard.html] [--url URL]         the scoreboard page as a file, offline
     """
     ctx.obj = tournament
 
@@ -83,3 +84,19 @@ def listing(ctx: click.Context) -> None:
 
     _, engine = _open(ctx)
     click.echo(text(engine))
+
+
+@command.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("scoreboard.html"),
+              show_default=True, help="Where to write the page.")
+@click.option("--url", default="", metavar="URL",
+              help="The server's public URL, for the links to entry pages (default: relative links).")
+@click.pass_context
+def export(ctx: click.Context, output: Path, url: str) -> None:
+    """Write the live scoreboard -- tracks, frontiers, hypervolumes and this service's badges -- as one
+    self-contained HTML file that needs no server (the same page as / without its live updates)."""
+    from request_dse.service.admin import export as write_page
+
+    tournament, engine = _open(ctx)
+    path = write_page(engine, tournament, output, url.rstrip("/") + "/" if url else "")
+    click.echo(f"scoreboard of tournament {tournament.name} -> {path}")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -35,6 +37,26 @@ def revalidate(engine: Engine, tournament: Tournament, key: str, who: str = "adm
     if track is None:
         raise UserError(f"entry {entry_id} is on track {track_name!r}, which {tournament.source} no longer has")
     return entry_id, queue.enqueue(engine, entry_id, track.target, who)
+
+
+def export(engine: Engine, tournament: Tournament, output: Path, base: str = "") -> Path:
+    """The scoreboard as the server shows it, badges included, as one self-contained file."""
+    from request_dse.service import board
+    from request_dse.service.database import revision
+    from request_dse.service.pages import board_page
+
+    with engine.connect() as conn:
+        directions: dict[str, str] = {}
+        found = board.load_entries(conn, directions=directions)
+        current = revision(conn)
+    html, _ = board_page(tournament, found, board.standings(tournament, found), current, directions, live=False,
+                         base=base)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write the scoreboard ({exc.strerror or exc})") from None
+    return output
 
 
 def listing(engine: Engine) -> str:

@@ -85,7 +85,7 @@ def _window(tournament: Tournament, now: dt.datetime) -> str:
     return ", ".join(parts) or "open"
 
 
-def _standing_html(s: Standing, by_id: dict[str, Entry], now: dt.datetime) -> str:
+def _standing_html(s: Standing, by_id: dict[str, Entry], now: dt.datetime, base: str) -> str:
     t = s.track
     state = t.closed_reason(now) or "open for submissions" + (f" until {iso(t.closes)}" if t.closes else "")
     metrics = ", ".join(f"{o.direction} {o.metric}" for o in t.metrics)
@@ -109,45 +109,47 @@ def _standing_html(s: Standing, by_id: dict[str, Entry], now: dt.datetime) -> st
                        f'<td class="num">{volume:.6g}</td><td class="num">{share}</td></tr>')
         out.append("</tbody></table>")
     if s.front:
-        items = "".join(f'<li><a href="entries/{escape(i)}">{escape(i)}</a> {escape(by_id[i].participant)}: '
-                        f"{escape(by_id[i].details.get('label', ''))}</li>" for i in s.front)
+        items = "".join(f'<li><a href="{escape(base)}entries/{escape(i)}">{escape(i)}</a> '
+                        f"{escape(by_id[i].participant)}: {escape(by_id[i].details.get('label', ''))}</li>"
+                        for i in s.front)
         out.append(f'<p>Frontier:</p><ul class="frontier">{items}</ul>')
     out.append("</div>")
     return "\n".join(x for x in out if x)
 
 
 def tournament_section(tournament: Tournament, standings: Sequence[Standing], entries: Sequence[Entry],
-                       revision: int) -> str:
+                       revision: int, base: str = "") -> str:
     now = dt.datetime.now(dt.UTC)
     by_id = {e.id: e for e in entries}
-    body = "\n".join(_standing_html(s, by_id, now) for s in standings)
+    body = "\n".join(_standing_html(s, by_id, now, base) for s in standings)
     about = f"<p>{escape(tournament.description)}</p>" if tournament.description else ""
     return (f'<section id="tournament" data-revision="{int(revision)}"><h2>Tracks</h2>{about}'
             f'<p class="muted">Tournament {escape(tournament.name)}: {escape(_window(tournament, now))}. Badges are '
             "this service's own validations of each bundle (pending until its job ends). The page updates by itself; "
-            'the data is also at <a href="api/v1/entries">api/v1/entries</a> '
-            '(<a href="api/v1/openapi.json">API description</a>).</p>'
+            f'the data is also at <a href="{escape(base)}api/v1/entries">api/v1/entries</a> '
+            f'(<a href="{escape(base)}api/v1/openapi.json">API description</a>).</p>'
             f"{body}</section>")
 
 
 def board_page(tournament: Tournament, entries: Sequence[Entry], standings: Sequence[Standing], revision: int,
-               directions: dict[str, str]) -> tuple[str, str]:
-    """The whole page at ``/`` and its Content-Security-Policy."""
-    section = tournament_section(tournament, standings, entries, revision)
+               directions: dict[str, str], *, live: bool = True, base: str = "") -> tuple[str, str]:
+    """The whole page at ``/`` and its Content-Security-Policy. ``live=False``: a file to keep or
+    publish (no reloading; links to entries go to ``base``, the server's URL)."""
+    section = tournament_section(tournament, standings, entries, revision, base)
+    script = live_script(revision, base) if live else STYLE
     try:
         page = build_page(entries, declared={**directions, **declared(tournament)}, title=tournament.title,
                           bundle_sources=[f"submissions to tournament {tournament.name}"])
     except UserError:  # no entries yet (or none with a metric): the tracks alone
-        live = live_script(revision)
         return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(tournament.title)}'
                 f'</title><link rel="icon" href="data:,"></head><body data-rendered="1"><header><h1>'
                 f"{escape(tournament.title)}</h1><p>No entries yet.</p></header>{section}"
-                f"{live}</body></html>", csp(live))
+                f"{script}</body></html>", csp(script))
     note = ("Badges come from this service's validation jobs (pending, available, functional, reproduced or failed), "
             "never from a file inside a bundle.")
     tracks = tuple({**t, "mapping": note} if not t.get("read_only") else t for t in page.tracks)
     html = render_html(dataclasses.replace(page, tracks=tracks))  # its data is escaped JSON: no markup of theirs
-    policy = csp(html, live_script(revision))
+    policy = csp(html, script)
     html = html.replace("</header>", "</header>\n" + section, 1)
     end = html.rfind("</body>")
-    return html[:end] + live_script(revision) + html[end:], policy
+    return html[:end] + script + html[end:], policy
