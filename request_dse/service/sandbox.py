@@ -16,8 +16,10 @@ when its wall-clock limit passes.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,25 @@ class Sandbox:
     kind: str                        # bubblewrap | process
     prefix: tuple[str, ...]          # the command line before the job's own
     description: str
+
+
+#: Folders the sandbox replaces with empty, private ones.
+PRIVATE = ("/tmp", "/var/tmp", "/dev/shm", "/run")
+
+
+def code_paths() -> list[Path]:
+    """Folders a job imports from (this package, PYTHONPATH, the environment, REQUEST_DSE_PATH) that
+    lie under one of the :data:`PRIVATE` folders, which would hide them."""
+    import request_dse
+
+    candidates = [Path(request_dse.__file__).resolve().parents[1], Path(sys.prefix).resolve()]
+    for variable in ("PYTHONPATH", "REQUEST_DSE_PATH"):
+        candidates += [Path(p).resolve() for p in os.environ.get(variable, "").split(os.pathsep) if p]
+    out: list[Path] = []
+    for p in candidates:
+        if p.is_dir() and any(p.is_relative_to(root) for root in PRIVATE) and p not in out:
+            out.append(p)
+    return out
 
 
 @functools.cache
@@ -65,8 +86,11 @@ def sandbox(mode: str, job_dir: Path, bundle_dir: Path, hide: Sequence[Path], wo
         return Sandbox("process", (), f"process sandbox ({version}): file system not isolated")
     argv = [path, "--unshare-user", "--uid", "0", "--gid", "0", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
-            "--tmpfs", "/dev/shm", "--tmpfs", "/run"]
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for private in PRIVATE:
+        argv += ["--tmpfs", private]
+    for needed in code_paths():  # the code the job imports stays visible (read-only) if it lives under /tmp
+        argv += ["--ro-bind", str(needed), str(needed)]
     for hidden in hide:
         if hidden.is_dir():
             argv += ["--tmpfs", str(hidden)]
