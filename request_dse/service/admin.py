@@ -41,15 +41,11 @@ def revalidate(engine: Engine, tournament: Tournament, key: str, who: str = "adm
 
 def export(engine: Engine, tournament: Tournament, output: Path, base: str = "") -> Path:
     """The scoreboard as the server shows it, badges included, as one self-contained file."""
-    from request_dse.service import board
-    from request_dse.service.database import revision
     from request_dse.service.pages import board_page
+    from request_dse.service.snapshot import Boards
 
-    with engine.connect() as conn:
-        directions: dict[str, str] = {}
-        found = board.load_entries(conn, directions=directions)
-        current = revision(conn)
-    html, _ = board_page(tournament, found, board.standings(tournament, found), current, directions, live=False,
+    snap = Boards(engine, tournament).current()
+    html, _ = board_page(tournament, snap.entries, snap.standings, snap.revision, snap.directions, live=False,
                          base=base)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from request_dse.service import queue
 from request_dse.service.auth import organizer, participant, too_many
@@ -71,13 +71,12 @@ def _entry_row(conn: Any, entry_id: str) -> Any:
 
 @router.get("/entries", response_model=list[EntryOut], summary="Every entry on the scoreboard (public)")
 def list_entries(request: Request, track: str | None = None, participant: str | None = None,
-                 badge: str | None = None) -> list[EntryOut]:
-    query = sa.select(entries).where(entries.c.withdrawn.is_(False)).order_by(entries.c.created, entries.c.id)
-    for column, value in ((entries.c.track, track), (entries.c.participant, participant), (entries.c.badge, badge)):
-        if value is not None:
-            query = query.where(column == value)
-    with _service(request).engine.connect() as conn:
-        return [entry_out(row) for row in conn.execute(query)]
+                 badge: str | None = None) -> Response:
+    snap = _service(request).board()
+    wanted = {k: v for k, v in (("track", track), ("participant", participant), ("badge", badge)) if v is not None}
+    if not wanted:
+        return Response(snap.listing_json, media_type="application/json")
+    return JSONResponse([e for e in snap.listing if all(e[k] == v for k, v in wanted.items())])
 
 
 @router.get("/entries/{entry_id}", response_model=EntryDetail, responses=ERRORS, summary="One entry, its validations")
@@ -138,7 +137,7 @@ def revalidate(request: Request, entry_id: str, who: Principal = Depends(organiz
 
 @router.get("/tracks", response_model=list[TrackOut], summary="Each track, its frontier and hypervolumes (public)")
 def list_tracks(request: Request) -> list[dict[str, Any]]:
-    return [s.to_json() for s in _service(request).board()[1]]
+    return [s.to_json() for s in _service(request).board().standings]
 
 
 @router.get("/revision", response_model=Revision, summary="The scoreboard's revision (public)")

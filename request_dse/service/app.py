@@ -11,7 +11,6 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
@@ -19,13 +18,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Engine
 
 from request_dse import __version__
-from request_dse.service import board
 from request_dse.service.api import add_upload_route, router
 from request_dse.service.auth import RateLimiter
 from request_dse.service.database import connect, revision
 from request_dse.service.entry_page import entry_page
 from request_dse.service.pages import board_page, csp, live_script
 from request_dse.service.sandbox import check_mode
+from request_dse.service.snapshot import Boards, Snapshot
 from request_dse.service.tables import entries, jobs, submissions, validations
 from request_dse.service.tournament import Tournament
 from request_dse.service.validator import Validator
@@ -44,7 +43,7 @@ class Service:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._revision: tuple[float, int] = (0.0, -1)
-        self._board: tuple[int, Any] = (-1, None)
+        self.boards = Boards(self.engine, tournament)
         self._page: tuple[int, tuple[str, str]] = (-1, ("", ""))
 
     def revision(self) -> int:
@@ -59,29 +58,19 @@ class Service:
             self._revision = (time.monotonic(), value)
         return value
 
-    def board(self) -> tuple[list[Any], list[board.Standing], dict[str, str], int]:
-        """Entries, standings and metric directions at the current revision (computed once per revision)."""
-        with self.engine.connect() as conn:
-            current = revision(conn)
-            with self._lock:
-                if self._board[0] == current:
-                    return self._board[1]
-            directions: dict[str, str] = {}
-            found = board.load_entries(conn, directions=directions)
-        result = (found, board.standings(self.tournament, found), directions, current)
-        with self._lock:
-            self._board = (current, result)
-        return result
+    def board(self) -> Snapshot:
+        """The board at the database's current revision (built once per revision)."""
+        return self.boards.current()
 
     def page(self) -> tuple[str, str]:
         """The board's HTML and its Content-Security-Policy, rendered once per revision."""
-        found, standings, directions, current = self.board()
+        snap = self.board()
         with self._lock:
-            if self._page[0] == current:
+            if self._page[0] == snap.revision:
                 return self._page[1]
-        page = board_page(self.tournament, found, standings, current, directions)
+        page = board_page(self.tournament, snap.entries, snap.standings, snap.revision, snap.directions)
         with self._lock:
-            self._page = (current, page)
+            self._page = (snap.revision, page)
         return page
 
     def entry_page(self, entry_id: str, server: str) -> tuple[str, str] | None:

@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from request_dse.results import front, hypervolume, reference_point
 from request_dse.scoreboard import Entry, known_axes
 from request_dse.scoreboard.bundles import entry_of
-from request_dse.service.tables import entries
 from request_dse.service.tournament import Tournament, Track
 from request_dse.submission import Bundle
 
@@ -78,15 +75,6 @@ def entry_of_row(row: Any, directions: dict[str, str] | None = None) -> Entry:
     return dataclasses.replace(entry, id=row.id, participant=row.participant, track=row.track, badge=row.badge,
                                source=f"/entries/{row.id}", metrics=metrics,
                                details={k: v for k, v in details.items() if v})
-
-
-def load_entries(conn: Connection, *, track: str | None = None,
-                 directions: dict[str, str] | None = None) -> list[Entry]:
-    """The entries on the board (withdrawn ones left out), oldest first."""
-    query = sa.select(entries).where(entries.c.withdrawn.is_(False)).order_by(entries.c.created, entries.c.id)
-    if track is not None:
-        query = query.where(entries.c.track == track)
-    return [entry_of_row(row, directions) for row in conn.execute(query)]
 
 
 def _keeps_rules(e: Entry, track: Track) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,6 +93,9 @@ def check_rules(track: Track, doc: Mapping[str, Any], now: dt.datetime) -> None:
     if closed:
         raise Refused(403, f"{closed}: submissions are not accepted")
     metrics = doc["metrics"]
+    for name, spec in metrics.items():
+        if not math.isfinite(float(spec["value"])):
+            raise Refused(422, f"submission.json: metrics/{name}: {spec['value']} is not a finite number")
     missing = [o.metric for o in track.metrics if o.metric not in metrics]
     if missing:
         raise Refused(422, f"track {track.name!r} ranks on {', '.join(o.metric for o in track.metrics)}; the bundle "

@@ -34,9 +34,14 @@ STYLE = """<style>
 LIVE = """<script>
 (function () {
   "use strict";
-  const revision = __REVISION__, base = "__BASE__";
+  const revision = __REVISION__, base = "__BASE__", loaded = Date.now(), EVERY_MS = 3000;
+  let reloading = false;
   document.body.setAttribute("data-live-revision", String(revision));
-  function reloadIf(next) { if (Number(next) !== revision) { window.location.reload(); } }
+  function reloadIf(next) {  // at most one reload every 3 s, however fast the board changes
+    if (Number(next) === revision || reloading) return;
+    reloading = true;
+    setTimeout(function () { window.location.reload(); }, Math.max(0, EVERY_MS - (Date.now() - loaded)));
+  }
   function poll() {
     fetch(base + "api/v1/revision", {cache: "no-store"}).then(function (r) { return r.json(); })
       .then(function (d) { reloadIf(d.revision); }).catch(function () {});

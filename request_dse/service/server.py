@@ -104,4 +104,4 @@ def serve(tournament: Tournament, host: str = "127.0.0.1", port: int = DEFAULT_P
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-    echo("stopped; running validations went back to the queue")
+    echo("stopped (a validation that was running is queued again)")

@@ -213,6 +213,9 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], bytes], dict[str, str], int, str
     "breaks the track's rules": (lambda t, r: _bundle_edit(t, r, "acc", lambda d, s: d["metrics"]["accuracy_top1"]
                                                            .update(value=0.25, low=0.25, high=0.25)),
                                  {}, 422, "requires accuracy_top1 >= 0.5; the bundle claims accuracy_top1 = 0.25"),
+    "a metric that is not a number": (lambda t, r: _bundle_edit(t, r, "nan", lambda d, s: d["metrics"]["latency_p90_ms"]
+                                                                .update(value=float("nan"))),
+                                      {}, 422, "metrics/latency_p90_ms: nan is not a finite number"),
     "closed track": (lambda t, r: _bundle_edit(t, r, "replay", lambda d, s: d["target"].update(name="replay")),
                      {}, 403, "track 'replay-closed' closed at 2020-01-01T00:00:00Z"),
 }
