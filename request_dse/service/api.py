@@ -30,6 +30,7 @@ from request_dse.service.models import (
     Problem,
     Revision,
     SubmissionOut,
+    TournamentOut,
     TrackOut,
     WhoAmI,
 )
@@ -140,6 +141,19 @@ def list_tracks(request: Request) -> list[dict[str, Any]]:
     return [s.to_json() for s in _service(request).board().standings]
 
 
+@router.get("/tournament", response_model=TournamentOut, summary="The tournament, its limits and tracks (public)")
+def get_tournament(request: Request) -> TournamentOut:
+    t = _service(request).tournament
+    limits = t.limits
+    return TournamentOut(name=t.name, title=t.title, description=t.description,
+                         opens=t.opens.isoformat() if t.opens else None,
+                         closes=t.closes.isoformat() if t.closes else None,
+                         tracks=[tr.name for tr in t.tracks],
+                         limits={"upload_mb": limits.upload_mb, "expanded_mb": limits.expanded_mb,
+                                 "members": limits.members, "requests_per_minute": limits.requests_per_minute,
+                                 "submissions_per_hour": limits.submissions_per_hour})
+
+
 @router.get("/revision", response_model=Revision, summary="The scoreboard's revision (public)")
 def get_revision(request: Request) -> Revision:
     return Revision(revision=_service(request).revision())
@@ -198,10 +212,11 @@ async def _upload(request: Request, response: Response, track: str | None = None
                        job=result.job, url=f"/entries/{result.entry}")
 
 
-def add_upload_route(app: Any, limit_bytes: int) -> None:
-    """The upload route, with the body limit of this tournament (checked again while streaming)."""
+def add_upload_route(app: Any) -> None:
+    """The upload route. The tournament's size limit is checked by the handler itself -- on the
+    declared length first, then on every chunk -- so a refusal is the same one line in every case."""
     app.add_api_route("/api/v1/submissions", _upload, methods=["POST"], status_code=201, response_model=AcceptedOut,
-                      responses=ERRORS, max_body_size=limit_bytes + (1 << 20),
+                      responses=ERRORS,
                       summary="Submit a bundle archive (.tar.gz or .zip) as the request body; ?track=NAME optional",
                       openapi_extra={"requestBody": {"required": True, "content": {
                              "application/gzip": {"schema": {"type": "string", "format": "binary"}},

@@ -111,7 +111,7 @@ def create_app(tournament: Tournament, *, engine: Engine | None = None, validate
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.service = service
     app.include_router(router)
-    add_upload_route(app, tournament.limits.upload_bytes)
+    add_upload_route(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def scoreboard() -> HTMLResponse:

@@ -103,10 +103,20 @@ def submit(paths: Sequence[Path], client: Client, *, track: str | None = None,
     """Send each bundle; (what the server accepted, how many were refused)."""
     accepted: list[dict[str, Any]] = []
     refused = 0
+    limit_mb: float | None = None
     for path in paths:
         with tempfile.TemporaryDirectory(prefix="request-dse-submit-") as tmp:
             try:
-                result = client.upload(_archive(path, Path(tmp)), track)
+                packed = _archive(path, Path(tmp))
+                if limit_mb is None:
+                    limit_mb = float(client.call("GET", "/api/v1/tournament")[1]["limits"]["upload_mb"])
+                size = packed.stat().st_size
+                if size > limit_mb * 2**20:
+                    echo(f"{path}: refused before sending: {size / 2**20:.1f} MiB, more than the server's upload "
+                         f"limit of {limit_mb:g} MiB")
+                    refused += 1
+                    continue
+                result = client.upload(packed, track)
             except BundleError as exc:
                 echo(f"{path}: refused before sending: {one_line(str(exc))}")
                 refused += 1

@@ -128,6 +128,11 @@ def accept(engine: Engine, tournament: Tournament, who: Principal, upload: Path,
         with open(upload, "rb") as f:
             os.fsync(f.fileno())
         os.replace(upload, stored)  # same file system: uploads are received inside the store
+        folder = os.open(tournament.store, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the new name too is on disk before the database names it
+        finally:
+            os.close(folder)
     try:
         for _ in range(3):  # a concurrent upload of the same content may win the insert: then it is a duplicate
             try:

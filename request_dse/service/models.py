@@ -101,6 +101,17 @@ class TrackOut(BaseModel):
     total_hypervolume: float
 
 
+class TournamentOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    opens: str | None
+    closes: str | None
+    tracks: list[str]
+    limits: dict[str, float] = Field(description="upload_mb, expanded_mb, members, requests_per_minute, "
+                                                 "submissions_per_hour")
+
+
 class WhoAmI(BaseModel):
     name: str
     role: Literal["participant", "organizer"]

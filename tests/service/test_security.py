@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from request_dse.submission.checksums import write_checksums
 from request_dse.testing.service import ServerProcess, http
 from tests.service.conftest import EXAMPLE, add_token, archive, run_cli, store_files, variant, write_tournament
 
@@ -234,6 +235,20 @@ def test_hostile_uploads_are_refused_with_their_reason_and_nothing_is_stored(
     assert not re.search(r"[\x00-\x1f\x7f]", reply.detail), "control characters reach the client"
     assert time.monotonic() - started < 30
     assert store_files(tournament) == before and entry_ids(server) == entries_before
+
+
+def test_submit_refuses_a_bundle_over_the_servers_limit_before_sending_it(world: dict[str, Any],
+                                                                           tiny_bundles: list[Path],
+                                                                           tmp_path: Path) -> None:
+    big = variant(tiny_bundles[-1], tmp_path, "big")
+    (big / "measurements" / "extra.bin").write_bytes(os.urandom(1_500_000))
+    write_checksums(big)
+    before = store_files(world["tournament"])
+    sent = run_cli("submit", big, "--server", world["server"].url, "--token", world["tokens"]["bob"])
+    assert sent.code == 2, sent
+    assert re.match(rf"{re.escape(str(big))}: refused before sending: 1\.\d MiB, more than the server's upload limit "
+                    r"of 1 MiB\n", sent.out), sent.out
+    assert store_files(world["tournament"]) == before
 
 
 def test_text_from_bundles_is_escaped_on_every_page(world: dict[str, Any], tiny_bundles: list[Path],
