@@ -23,6 +23,7 @@ import datetime
 import hashlib
 import io
 import json
+import os
 import statistics
 import sys
 import tarfile
@@ -178,6 +179,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=15)
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgresql": []}
+    load = [os.getloadavg()[0]]
     pg = start_postgres()
     try:
         with tempdir() as tmp_name:
@@ -189,6 +191,7 @@ def main() -> None:
                     print(kind, results[kind][-1], flush=True)
     finally:
         pg.stop()
+    load.append(os.getloadavg()[0])
     size = statistics.median(len(a) for a in archives) / 1024
 
     def med(kind: str, key: str) -> float:
@@ -196,7 +199,8 @@ def main() -> None:
 
     lines = ["## Tournament service (request-dse serve)", "",
              f"Measured {datetime.date.today()} on {machine()}; {args.rounds} rounds, SQLite and PostgreSQL "
-             "alternating, each on a fresh database.", "",
+             f"alternating, each on a fresh database; load average {load[0]:.1f} when it started, {load[1]:.1f} when "
+             "it ended (other work shares the machine: read the figures as upper bounds).", "",
              f"Reproduce: `{COMMAND} --entries {args.entries} --clients {args.clients} --rounds {args.rounds} "
              f"--requests {args.requests}`", "",
              f"Intake: {args.entries} distinct bundles (a one-trial study's bundle, {size:.0f} KiB as .tar.gz, each "
