@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup quickstart test bench clean
+.PHONY: setup quickstart serve test bench clean
 
 setup: $(STAMP)
 
@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml
 quickstart: setup
 	$(BIN)/request-dse tune studies/quickstart.yaml
 
+# The example tournament on http://127.0.0.1:8470/ (docs/service.md); Ctrl-C stops it.
+serve: setup
+	$(BIN)/request-dse serve tournaments/example.yaml
+
 test: setup
 	tests/setup-system.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info studies/.request-dse
+	rm -rf $(VENV) build *.egg-info studies/.request-dse tournaments/.request-dse

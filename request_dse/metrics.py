@@ -57,7 +57,33 @@ METRICS: Mapping[str, Metric] = dict([
     _m("load_time_s", "s", "minimize", "time to load the built artifact for inference"),
     _m("measure_time_s", "s", "minimize", "wall time of the measurement sessions"),
     _m("samples", "count", "maximize", "number of timed runs behind the latency figures"),
+    # The loadgen protocol (MLPerf LoadGen): figures LoadGen itself reports, per scenario (LOADGEN_METRICS).
+    _m("loadgen_p50_ms", "ms", "minimize", "LoadGen: median latency of a query"),
+    _m("loadgen_p90_ms", "ms", "minimize", "LoadGen: 90th percentile latency of a query"),
+    _m("loadgen_p99_ms", "ms", "minimize", "LoadGen: 99th percentile latency of a query"),
+    _m("loadgen_mean_ms", "ms", "minimize", "LoadGen: mean latency of a query"),
+    _m("loadgen_p90_estimate_ms", "ms", "minimize",
+       "LoadGen: early-stopping estimate of the 90th percentile (the SingleStream result)"),
+    _m("loadgen_p99_estimate_ms", "ms", "minimize",
+       "LoadGen: early-stopping estimate of the 99th percentile (the MultiStream result)"),
+    _m("server_qps", "queries/s", "maximize", "LoadGen: the highest Server QPS found whose run met the p99 bound"),
+    _m("offline_ips", "inferences/s", "maximize", "LoadGen: samples per second in the Offline scenario"),
+    _m("loadgen_score", "queries/s", "maximize",
+       "LoadGen: the scenario's result as a rate (1/latency estimate for SingleStream and MultiStream, "
+       "samples per second for Server and Offline), as MLPerf's compliance checks compare runs"),
+    _m("loadgen_valid", "boolean", "maximize",
+       "LoadGen: 1 when LoadGen judged the run valid (duration, query count, early stopping, latency bound)"),
 ])
+
+_STREAMS = ("single_stream", "multi_stream")
+_ALL = ("single_stream", "multi_stream", "server", "offline")
+#: The scenarios in which LoadGen reports each loadgen metric.
+LOADGEN_METRICS: Mapping[str, tuple[str, ...]] = {
+    "loadgen_p50_ms": _STREAMS + ("server",), "loadgen_p90_ms": _STREAMS + ("server",),
+    "loadgen_p99_ms": _STREAMS + ("server",), "loadgen_mean_ms": _STREAMS + ("server",),
+    "loadgen_p90_estimate_ms": ("single_stream",), "loadgen_p99_estimate_ms": _STREAMS,
+    "server_qps": ("server",), "offline_ips": ("offline",), "loadgen_score": _ALL, "loadgen_valid": _ALL,
+}
 
 
 def derive(latency_mean_s: float, batch_size: int, threads: int, *, cost_per_hour_usd: float | None,

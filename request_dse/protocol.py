@@ -1,14 +1,34 @@
 """The measurement protocol's settings: a frozen record read from a study's ``measure:``.
 
-Every target's sessions follow it (warm-up runs, then timed runs until both ``min_runs`` and
-``min_time_s`` are met, capped by ``max_runs`` / ``max_time_s``, in ``repeats`` sessions of
-their own); executors enforce its ``timeout_s`` and ``memory_limit_mb`` on each session; early
+Two protocols time a candidate (``protocol``):
+
+* ``request-dse`` (the default): warm-up runs, then timed runs until both ``min_runs`` and
+  ``min_time_s`` are met, capped by ``max_runs`` / ``max_time_s``, in ``repeats`` sessions of
+  their own;
+* ``loadgen``: MLPerf Inference's LoadGen issues the queries of a ``scenario`` to the candidate
+  (:class:`LoadGenConfig`), in ``repeats`` sessions of their own.
+
+Either way, a session whose median sits outside the other sessions' intervals (by more than
+``session_tolerance``, relative) is set aside and measured again, up to ``max_extra_sessions``
+more sessions. Executors enforce ``timeout_s`` and ``memory_limit_mb`` on each session; early
 stopping (``early_stop``) decides which candidates get the whole protocol.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+PROTOCOLS = ("request-dse", "loadgen")
+#: LoadGen's scenarios, as a study names them.
+SCENARIOS = ("single_stream", "multi_stream", "server", "offline")
+#: The dimension of a study that lists several scenarios (each has its own Pareto front).
+SCENARIO_DIMENSION = "measure.scenario"
+#: The official seeds of MLPerf Inference's mlperf.conf (LoadGen's query order and arrival times).
+MLPERF_SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203,
+                "schedule_rng_seed": 16159082839903944936}
+#: The minimum run MLPerf Inference requires of a submission: ms, and queries per scenario.
+MLPERF_MIN_DURATION_MS = 600_000
+MLPERF_MIN_QUERIES = {"single_stream": 64, "multi_stream": 662, "server": 270_336, "offline": 1}
 
 
 @dataclass(frozen=True)
@@ -20,6 +40,27 @@ class EarlyStopConfig:
     first_runs: int = 16
     first_time_s: float = 0.0
     margin: float = 0.25        # relative: how much better the front must be than the optimistic estimate
+
+
+@dataclass(frozen=True)
+class LoadGenConfig:
+    """``measure.loadgen``: the settings of each LoadGen run (``None``: the scenario's default)."""
+
+    min_duration_ms: int = 1000
+    min_query_count: int | None = None        # None: 64 (single_stream), 662 (multi_stream, server), 1 (offline)
+    target_latency_ms: float | None = None    # server: the p99 bound (required)
+    target_qps: float | None = None           # server: the first QPS tried; offline: the expected QPS
+    samples_per_query: int = 8                # multi_stream
+    performance_sample_count: int | None = None  # None: every held-out sample
+    server_search_s: float = 30.0             # time bound of the search for the highest valid server QPS
+    confirm_min_duration_ms: int | None = None   # the confirm phase's min_duration_ms (None: min_duration_ms)
+
+    def min_queries(self, scenario: str) -> int:
+        if self.min_query_count is not None:
+            return self.min_query_count
+        # the fewest queries whose early-stopping estimate can succeed: 64 for the 90th percentile,
+        # 662 for the 99th (MLPerf's MultiStream minimum)
+        return {"multi_stream": 662, "server": 662, "offline": 1}.get(scenario, 64)
 
 
 @dataclass(frozen=True)
@@ -35,3 +76,12 @@ class MeasureConfig:
     # Left out of repr (the results-cache key): it changes which candidates get the full
     # protocol, never what the full protocol measures.
     early_stop: EarlyStopConfig = field(default=EarlyStopConfig(), repr=False)
+    protocol: str = "request-dse"
+    scenario: str = "single_stream"           # with the loadgen protocol
+    loadgen: LoadGenConfig = LoadGenConfig()
+    session_tolerance: float = 0.05
+    max_extra_sessions: int = 3
+
+    @property
+    def uses_loadgen(self) -> bool:
+        return self.protocol == "loadgen"

@@ -13,7 +13,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
 fi
-# bubblewrap: validation runs bundles' code in sandboxed children (request_dse/execute/sandbox.py).
+# bubblewrap: validation runs bundles' code in sandboxed children (request_dse/execute/sandbox.py), and
+# the tournament service runs each validation job in a sandbox (request_dse/service/sandbox.py).
 if ! command -v bwrap >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap

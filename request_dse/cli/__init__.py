@@ -44,6 +44,9 @@ COMMANDS = (
     "compare",
     "cache",
     "env",
+    "serve",
+    "admin",
+    "submit",
 )
 
 

@@ -16,7 +16,13 @@ from request_dse.cli._common import study_argument
 @click.option("--archive", is_flag=True, help="Also pack each bundle as <bundle>.tar.gz beside it.")
 @click.option("--no-confirm", is_flag=True, help="Emit the search's figures without the confirm phase.")
 @click.option("--executor", type=click.Choice(["inline", "local", "ray"]), help="Override the study's executor.")
-def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, executor: str | None) -> int:
+@click.option("--mlperf", type=click.Path(file_okay=False, path_type=Path),
+              help="Also lay the bundles out as an MLPerf Inference submission tree (open division) in this "
+                   "folder (a study measured with `measure.protocol: loadgen`).")
+@click.option("--submitter", default="request-dse", show_default=True,
+              help="The submitter's name in the MLPerf tree (open/<submitter>/).")
+def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, executor: str | None,
+            mlperf: Path | None, submitter: str) -> int:
     """Write one submission bundle per point of STUDY's Pareto front.
 
     \b
@@ -29,6 +35,9 @@ def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, exec
 
     Candidates within measurement noise of the front that were not confirmed yet (by `tune`)
     are measured again first, in fresh sessions (`confirm.repeats` of the study file).
+    With --mlperf DIR, the bundles are also laid out as an MLPerf Inference submission
+    (DIR/open/<submitter>/systems, results/<system>/<model>/<scenario>/, src/), for a
+    submitter to start from (docs/mlperf-export.md).
     Exit code 3 when no trial of the study succeeded.
     """
     from request_dse.results import study_front
@@ -37,8 +46,14 @@ def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, exec
     from request_dse.submission.archive import make_archive
     from request_dse.submission.confirm import ConfirmPhase
     from request_dse.submission.emit import confirmed_table, emit, submissions_dir
+    from request_dse.submission.mlperf_tree import write_tree
 
     plan = load_plan(study)
+    if mlperf is not None and not plan.study.measure.uses_loadgen:
+        from request_dse.errors import UserError
+
+        raise UserError(f"{study}: --mlperf needs LoadGen's logs, and the study measures with the "
+                        f"{plan.study.measure.protocol} protocol (set `measure.protocol: loadgen`)")
     optuna_study = load_existing(plan.storage_url, plan.name)
     all_records = records(optuna_study)
     enabled = plan.study.confirm.enabled and not no_confirm
@@ -71,4 +86,7 @@ def command(study: Path, out: Path | None, archive: bool, no_confirm: bool, exec
         click.echo(str(path))
         if archive:
             click.echo(str(make_archive(path, path.with_name(path.name + ".tar.gz"))))
+    if mlperf is not None:
+        results = write_tree(paths, mlperf, submitter, plan.study.source)
+        click.echo(f"MLPerf Inference submission tree (open division, {len(results)} result(s)): {mlperf}")
     return 0

@@ -24,9 +24,10 @@ def command(bundles: tuple[Path, ...], target: str | None, tolerance: float, two
     Each argument is a bundle (a folder, .tar.gz or .zip) or a folder searched for bundles.
     available: complete, every checksum matches, schema valid, the artifact's settings allowed
     by this installation's catalog of its backend. functional: the artifact runs on the target
-    (in sandboxed child processes: bubblewrap where installed) and produces the declared
-    outputs. reproduced: accuracy equals the recorded figure exactly and latency-derived metrics
-    hold within the larger of their recorded 95% interval and --tolerance.
+    (in sandboxed child processes: bubblewrap where installed), produces the declared outputs
+    and passes MLPerf's compliance tests TEST01 and TEST04 (run through LoadGen, where the
+    target can run it). reproduced: accuracy equals the recorded figure exactly and
+    latency-derived metrics hold within the larger of their recorded 95% interval and --tolerance.
 
     Each verdict is appended to the validation store (the only source of badges the scoreboard
     trusts) and copied to validation.json in the bundle folder (beside an archive:

@@ -12,6 +12,7 @@ import numpy as np
 
 from request_dse.backends import BuildResult
 from request_dse.evaluate._base import TrialJob
+from request_dse.evaluate.loadgen import loadgen_result
 from request_dse.evaluate.stats import latency_stats, session_spread
 from request_dse.metrics import derive
 from request_dse.results import TrialResult, save_samples
@@ -94,6 +95,11 @@ def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: M
     spread = session_spread(measured.sessions)
     if spread is not None:
         info["session_spread"] = round(spread, 4)  # the between-session noise early stopping allows for
+    loadgen_metrics, loadgen_info, wrong = loadgen_result(measured.sessions, job.trial_dir)
+    metrics.update(loadgen_metrics)
+    if loadgen_info:
+        info["loadgen"] = loadgen_info
+    mismatch = mismatch or wrong
     status, error = ("wrong_answer", mismatch) if mismatch else ("ok", "")
     return TrialResult(job.candidate, status, metrics, error, build.artifact_dir, samples, log, info,
                        job.trial_dir / "measure.log", dict(timings))

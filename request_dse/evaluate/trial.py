@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 from request_dse.backends import BuildResult
 from request_dse.evaluate import early_stop
 from request_dse.evaluate._base import Runtime, TrialJob
 from request_dse.evaluate.environment import recorded
+from request_dse.evaluate.repeatability import settle
 from request_dse.evaluate.replay import replay
 from request_dse.evaluate.score import score
 from request_dse.results import TrialResult
@@ -46,6 +48,9 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     t1 = time.perf_counter()
     timings["measure_start"] = time.time()
     measured, ended = _measure(job, build, runtime, target, request, timings, log)
+    report = None
+    if ended is None:
+        measured, report = _settle(measured, runtime, target, request, job.trial_dir / "measure.log")
     timings["measure"] = time.perf_counter() - t1
     timings["measure_end"] = time.time()
     if ended is not None:
@@ -54,7 +59,22 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
         return recorded(job, build, TrialResult(
             job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
             build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log", timings=timings))
-    return recorded(job, build, score(job, build, measured, timings, log))
+    result = score(job, build, measured, timings, log)
+    return recorded(job, build, dataclasses.replace(result, info={**result.info, "sessions": report}) if report
+                    else result)
+
+
+def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: SessionRequest,
+            log: Path) -> tuple[MeasureResult, dict[str, Any] | None]:
+    """Sessions in a slow mode set aside and measured again (:mod:`.repeatability`)."""
+    protocol = request.protocol
+
+    def more(n: int) -> MeasureResult:
+        extra = dataclasses.replace(request, protocol=dataclasses.replace(protocol, repeats=n), score=False,
+                                    compliance=False)
+        return runtime.measure(target, extra, log)
+
+    return settle(measured, protocol.repeats, protocol.session_tolerance, protocol.max_extra_sessions, more)
 
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,

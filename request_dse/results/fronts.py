@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from request_dse.protocol import SCENARIO_DIMENSION
 from request_dse.results.records import TrialRecord
 
 if TYPE_CHECKING:
@@ -88,11 +89,34 @@ def reference_point(points: np.ndarray, directions: Sequence[str], margin: float
 
 
 def study_front(plan: Plan, all_records: Sequence[TrialRecord]) -> tuple[list[TrialRecord], list[float], float]:
-    """The ok trials on the Pareto front, the reference point and the hypervolume."""
+    """The ok trials on the Pareto front, the reference point and the hypervolume.
+
+    A study that measures several LoadGen scenarios keeps one front per scenario (their figures
+    are not comparable): the union of the fronts, and the sum of their hypervolumes against one
+    reference point."""
     ok = [r for r in all_records if r.measured and r.status == "ok" and r.skip is None]
     names = plan.study.metric_names
     directions = [o.direction for o in plan.study.objectives]
-    return front_of(ok, names, directions, plan.study.reference_point)
+    groups = front_groups(ok)
+    if len(groups) < 2:
+        return front_of(ok, names, directions, plan.study.reference_point)
+    _, reference, _ = front_of(ok, names, directions, plan.study.reference_point)
+    fixed = dict(zip(names, reference, strict=True))
+    chosen: set[int] = set()
+    hv = 0.0
+    for group in groups.values():
+        members, _, group_hv = front_of(group, names, directions, fixed)
+        chosen.update(id(r) for r in members)
+        hv += group_hv
+    return [r for r in ok if id(r) in chosen], reference, hv
+
+
+def front_groups(records: Sequence[Any]) -> dict[Any, list[Any]]:
+    """Records by LoadGen scenario (the dimension ``measure.scenario``; one group without it)."""
+    groups: dict[Any, list[Any]] = {}
+    for r in records:
+        groups.setdefault(r.params.get(SCENARIO_DIMENSION), []).append(r)
+    return groups
 
 
 def front_of(ok: Sequence[Any], names: Sequence[str], directions: Sequence[str],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from request_dse.protocol import SCENARIO_DIMENSION
 from request_dse.results.fronts import study_front
 from request_dse.results.records import TrialRecord
 from request_dse.text import fmt, headline, plural, table
@@ -37,6 +38,8 @@ def candidate_label(params: Mapping[str, Any]) -> str:
     framework = p.get("framework", "")
     flags = ",".join(f"{k.split('.', 1)[1]}={v}" for k, v in sorted(p.items()) if k.startswith(f"{framework}."))
     parts.append(framework + (f"[{flags}]" if flags else ""))
+    if SCENARIO_DIMENSION in p:
+        parts.append(str(p[SCENARIO_DIMENSION]))
     return " ".join(x for x in parts if x)
 
 

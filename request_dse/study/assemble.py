@@ -10,6 +10,7 @@ from typing import Any
 from request_dse.backends import Catalog
 from request_dse.expr import Expression, ExpressionError
 from request_dse.fields import Ctx, unknown_key_rule
+from request_dse.protocol import SCENARIO_DIMENSION as SCENARIO
 from request_dse.space import Constraint, Dimension, SearchSpace, parse_override
 from request_dse.study.fragment import load_fragment
 from request_dse.study.paths import find_file
@@ -76,6 +77,9 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
     base["framework"] = chosen["framework"] = Dimension("framework", "categorical", tuple(catalogs), origin="study frameworks")
     for name, values in listed.items():
         base[f"{name}.version"] = chosen[f"{name}.version"] = version_dimension(name, values)
+    if study.scenarios:  # several LoadGen scenarios: one front per scenario
+        base[SCENARIO] = chosen[SCENARIO] = Dimension(SCENARIO, "categorical", study.scenarios,
+                                                      origin="study measure.scenario")
     study_ctx = Ctx(str(study.source))
     flags = {}
     for catalog in catalogs.values():
@@ -119,6 +123,7 @@ def assemble(study: Study, target: Target, workload: Workload, catalogs: Mapping
             chosen[name] = versions_narrow(chosen[name], flag, backend, listed.get(backend), where[name], constraints)
     order = [d.name for d, _ in workload.dimensions()] + ["batch_size", "target.threads", "framework"]
     order += [f"{name}.version" for name in listed]
+    order += [SCENARIO] if study.scenarios else []
     order += [n for n in chosen if n not in order]
     dimensions = tuple(chosen[n] for n in order)
     for text, ctx in constraint_texts:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from request_dse.fields import (
     validate,
 )
 from request_dse.metrics import METRICS, Objective
-from request_dse.protocol import EarlyStopConfig, MeasureConfig
+from request_dse.study.measure import MEASURE, check_metrics, measure_config
 from request_dse.study.records import (
     EXECUTORS,
     SAMPLER_OPTIONS,
@@ -118,16 +117,7 @@ _STUDY = Record({
                                                      "options": Field(MapOf(Scalar()), {})}))),
                            hint="a sampler name or {name, seed, options}"),
                      lambda: {"name": "default"}),
-    "measure": Field(Record({
-        "warmup_runs": Field(Int(low=0), 10), "min_runs": Field(Int(low=1), 64),
-        "min_time_s": Field(Float(low=0), 0.2), "max_runs": Field(Int(low=1), 10_000),
-        "max_time_s": Field(Float(low=0, low_exclusive=True), 5.0), "repeats": Field(Int(low=1, high=100), 3),
-        "timeout_s": Field(Float(low=0, low_exclusive=True), 120.0),
-        "memory_limit_mb": Field(Int(low=64), 4096),
-        "early_stop": Field(Record({"enabled": Field(Bool(), False), "first_runs": Field(Int(low=2), 16),
-                                    "first_time_s": Field(Float(low=0), 0.0),
-                                    "margin": Field(Float(low=0), 0.25)}), None),
-    }), dict),
+    "measure": Field(MEASURE, dict),
     "build": Field(Record({
         "timeout_s": Field(Float(low=0, low_exclusive=True), 600.0),
         "memory_limit_mb": Field(Int(low=64), 8192),
@@ -160,14 +150,9 @@ def load_study(path: str | Path) -> Study:
     ctx = Ctx(source)
     base = path.resolve().parent
     workload = _workload_ref(doc["workload"], base, ctx.at("workload"))
-    measure = MeasureConfig(**{k: v for k, v in doc["measure"].items() if v is not None and k != "early_stop"}
-                            if doc["measure"] else {})
-    if doc["measure"] and doc["measure"].get("early_stop"):
-        measure = replace(measure, early_stop=EarlyStopConfig(**doc["measure"]["early_stop"]))
-    if measure.min_runs > measure.max_runs:
-        raise ctx.at("measure").error(f"`min_runs <= max_runs` must hold; got min_runs={measure.min_runs}, max_runs={measure.max_runs}")
-    if measure.min_time_s > measure.max_time_s:
-        raise ctx.at("measure").error(f"`min_time_s <= max_time_s` must hold; got min_time_s={measure.min_time_s}, max_time_s={measure.max_time_s}")
+    measure, scenarios = measure_config(doc["measure"], ctx.at("measure"))
+    check_metrics(measure, scenarios, [(ctx.at("objectives").at(i), o.metric) for i, o in enumerate(doc["objectives"])]
+                  + [(ctx.at("constraints").at(i), c.metric) for i, c in enumerate(doc["constraints"])])
     seen: dict[str, int] = {}
     for i, objective in enumerate(doc["objectives"]):
         if objective.metric in seen:
@@ -196,7 +181,7 @@ def load_study(path: str | Path) -> Study:
         executor=doc["executor"]["name"], executor_options=doc["executor"].get("options", {}),
         tracking=TrackingConfig(**(doc["tracking"] or {})), confirm=ConfirmConfig(**(doc["confirm"] or {})),
         submissions_dir=(Path(subs) if Path(subs).is_absolute() else base / subs) if subs else None,
-        cache=doc["cache"], description=doc["description"],
+        cache=doc["cache"], description=doc["description"], scenarios=scenarios if len(scenarios) > 1 else (),
         environment_extra=dict((doc["environment"] or {}).get("extra", {})),
     )
 

@@ -181,6 +181,10 @@ def load_plan(path: str | Path) -> Plan:
     study = load_study(path)
     spec = _target(study)
     target = make_target(spec)
+    reason = target.protocol_unavailable(study.measure.protocol)
+    if reason:
+        raise ConfigError(study.source, "measure.protocol", f"target {spec.name!r} cannot measure with "
+                                                            f"{study.measure.protocol}: {reason}")
     reason = target.unavailable()
     if reason:
         raise ConfigError(study.source, "target", f"target {spec.name!r} is unavailable: {reason}")

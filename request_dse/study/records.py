@@ -81,6 +81,8 @@ class Study:
     cache: bool
     description: str = ""
     environment_extra: Mapping[str, str] = field(default_factory=dict)  # package -> version or specifier
+    #: LoadGen scenarios when the study lists several: the dimension ``measure.scenario``.
+    scenarios: tuple[str, ...] = ()
 
     @property
     def metric_names(self) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from request_dse.backends import BuildResult
-from request_dse.evaluate import Interval, TrialJob, make_job, metric_intervals
+from request_dse.evaluate import Interval, TrialJob, loadgen_intervals, make_job, metric_intervals
 from request_dse.execute import run_jobs
 from request_dse.results import TrialRecord, TrialResult, load_samples
 from request_dse.space import Candidate
@@ -41,6 +41,7 @@ from request_dse.submission.confirmed import (
     Confirmation,
     ConfirmOutcome,
     analyse,
+    confirm_protocol,
     machine_fingerprint,
     original_intervals,
     protocol_key,
@@ -118,9 +119,12 @@ class ConfirmPhase:
         if trial_dir.exists():
             shutil.rmtree(trial_dir)
         trial_dir.mkdir(parents=True)
-        protocol = dataclasses.replace(plan.study.measure, repeats=self.repeats)
+        protocol = confirm_protocol(job.session.protocol, self.repeats)
         assert job.build is not None  # a fresh job builds
-        job = dataclasses.replace(job, trial_dir=trial_dir, session=dataclasses.replace(job.session, protocol=protocol),
+        # LoadGen's compliance tests run with the confirmation, so bundles carry their logs
+        session = dataclasses.replace(job.session, protocol=protocol, log_dir=trial_dir / "loadgen",
+                                      compliance=protocol.uses_loadgen)
+        job = dataclasses.replace(job, trial_dir=trial_dir, session=session,
                                   build=dataclasses.replace(job.build, out_dir=trial_dir / "artifact"))
         artifact = rec.paths.get("artifact")
         if artifact and (Path(artifact) / "meta.json").is_file():
@@ -138,7 +142,8 @@ class ConfirmPhase:
     def _store(self, rec: TrialRecord, job: TrialJob, result: TrialResult) -> Confirmation:
         metrics = {k: float(v) for k, v in result.metrics.items() if v is not None and np.isfinite(v)}
         sessions = load_samples(result.samples_path) if result.samples_path and result.samples_path.is_file() else None
-        intervals = metric_intervals(sessions, metrics, job.session.batch_size) if result.status == "ok" else {}
+        intervals = {**metric_intervals(sessions, metrics, job.session.batch_size),
+                     **loadgen_intervals(job.trial_dir)} if result.status == "ok" else {}
         c = Confirmation(rec.hash or job.candidate.hash, rec.number, result.status, metrics, intervals,
                          str(job.trial_dir), len(sessions or ()), self.fingerprint, self.key, result.error,
                          dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from request_dse import sysinfo
-from request_dse.evaluate import Interval, metric_intervals, objective_bounds
+from request_dse.evaluate import Interval, loadgen_intervals, metric_intervals, objective_bounds
+from request_dse.protocol import SCENARIO_DIMENSION, MeasureConfig
 from request_dse.results import TrialRecord, load_samples, noisy_front
 from request_dse.space import Candidate
 from request_dse.study import Plan
@@ -107,8 +108,17 @@ def machine_fingerprint() -> str:
     return sysinfo.fingerprint({**sysinfo.environment(), "cores": os.cpu_count()})
 
 
+def confirm_protocol(protocol: MeasureConfig, repeats: int) -> MeasureConfig:
+    """What the confirm phase measures with: ``repeats`` sessions and, with LoadGen, the study's
+    full run length (``loadgen.confirm_min_duration_ms``)."""
+    settings = protocol.loadgen
+    if protocol.uses_loadgen and settings.confirm_min_duration_ms is not None:
+        settings = dataclasses.replace(settings, min_duration_ms=settings.confirm_min_duration_ms)
+    return dataclasses.replace(protocol, repeats=repeats, loadgen=settings)
+
+
 def protocol_key(plan: Plan, repeats: int) -> str:
-    return repr(dataclasses.replace(plan.study.measure, repeats=repeats))
+    return repr(confirm_protocol(plan.study.measure, repeats))
 
 
 def stored(study: Any) -> dict[str, Confirmation]:
@@ -137,7 +147,8 @@ def original_intervals(plan: Plan, rec: TrialRecord) -> dict[str, Interval]:
     """The intervals of a search trial's figures, from its raw samples (none when they are gone)."""
     path = rec.paths.get("samples")
     sessions = load_sessions(Path(path) if path else None)
-    return metric_intervals(sessions, rec.metrics, plan.batch_size(Candidate.of(rec.params)))
+    out = metric_intervals(sessions, rec.metrics, plan.batch_size(Candidate.of(rec.params)))
+    return {**out, **loadgen_intervals(Path(path).parent)} if path else out
 
 
 def violated(plan: Plan, metrics: Mapping[str, float]) -> str | None:
@@ -150,7 +161,13 @@ def violated(plan: Plan, metrics: Mapping[str, float]) -> str | None:
 
 def analyse(plan: Plan, figures: Sequence[tuple[TrialRecord, Mapping[str, float], Mapping[str, Interval],
                                                 Confirmation | None]]) -> list[Point]:
-    """Noise-aware ranks, ties and 'dominated within noise' of candidates with their figures."""
+    """Noise-aware ranks, ties and 'dominated within noise' of candidates with their figures (within
+    each LoadGen scenario, when the study measures several)."""
+    groups: dict[Any, list[Any]] = {}
+    for figure in figures:
+        groups.setdefault(figure[0].params.get(SCENARIO_DIMENSION), []).append(figure)
+    if len(groups) > 1:
+        return [point for group in groups.values() for point in analyse(plan, group)]
     names = plan.study.metric_names
     directions = [o.direction for o in plan.study.objectives]
     if not figures:

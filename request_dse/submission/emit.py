@@ -18,6 +18,7 @@ from typing import Any
 
 from request_dse import sysinfo
 from request_dse.errors import UserError
+from request_dse.evaluate import protocol_for
 from request_dse.files import lock, sha256_file
 from request_dse.results import candidate_label, study_front
 from request_dse.search import records
@@ -25,7 +26,7 @@ from request_dse.space import Candidate
 from request_dse.study import Plan
 from request_dse.submission import system
 from request_dse.submission.confirm import ConfirmPhase
-from request_dse.submission.confirmed import ConfirmOutcome, Point, stored
+from request_dse.submission.confirmed import ConfirmOutcome, Point, confirm_protocol, stored
 from request_dse.submission.entries import make_entry
 from request_dse.submission.replace import install
 from request_dse.submission.writer import Entry, write_bundle
@@ -85,6 +86,7 @@ def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *
         plan, candidate, kind="study", entry_id=ids[rec.number], label=candidate_label(rec.params),
         metrics=point.metrics, intervals=point.intervals, artifact_dir=artifact, samples_path=samples, info=rec.info,
         repeats=plan.study.confirm.repeats if point.confirmed else plan.study.measure.repeats,
+        measure=confirm_protocol(protocol_for(plan, candidate), plan.study.confirm.repeats) if point.confirmed else None,
         location=display(out_dir), rebuild=f"request-dse tune {study_rel}", pareto=pareto, study=study,
         study_file=study_file, confirm=confirm,
         constraints=[(str(c), c.violation(point.metrics[c.metric]) <= 0) for c in plan.study.constraints

@@ -37,19 +37,20 @@ from request_dse.results import TrialResult, load_samples
 from request_dse.space import Candidate
 from request_dse.study import BuildConfig, available_names, compatible, find_data_file
 from request_dse.submission.bundle import Bundle
+from request_dse.submission.compliance import LOADGEN_KEYS, SESSION_CAPS, bundle_protocol
 from request_dse.submission.errors import BundleError
 from request_dse.targets import SessionRequest, SessionResult, TargetSpec, load_target, make_target, option_specs
 from request_dse.workloads import ZOO, PreparedModel, WorkloadRef, get_workload
 
 #: Limits on what an untrusted bundle's protocol may ask of the validating machine.
 PROTOCOL_CAPS = {"warmup_runs": 1000, "min_runs": 100_000, "max_runs": 100_000, "min_time_s": 30.0,
-                 "max_time_s": 60.0, "repeats": 20, "timeout_s": 600.0, "memory_limit_mb": 8192}
+                 "max_time_s": 60.0, "repeats": 20, "timeout_s": 600.0, "memory_limit_mb": 8192, **SESSION_CAPS}
 #: Largest data the validating process reads from a bundle (labels, reference outputs).
 MAX_DATA_BYTES = 512 << 20
 
 
 def protocol_of(doc: Mapping[str, Any]) -> tuple[MeasureConfig, list[str]]:
-    settable = {f.name for f in dataclasses.fields(MeasureConfig)} - {"early_stop"}
+    settable = {f.name for f in dataclasses.fields(MeasureConfig)} - {"early_stop", *LOADGEN_KEYS}
     raw = doc["measurement"]["protocol"]
     values, notes = {}, []
     for name in sorted(settable):
@@ -69,7 +70,8 @@ def protocol_of(doc: Mapping[str, Any]) -> tuple[MeasureConfig, list[str]]:
     if protocol.min_runs > protocol.max_runs or protocol.min_time_s > protocol.max_time_s or protocol.repeats < 1:
         notes.append("inconsistent protocol replaced by the defaults")
         protocol = MeasureConfig()
-    return protocol, notes
+    protocol, loadgen_notes = bundle_protocol(raw, protocol)
+    return protocol, notes + loadgen_notes
 
 
 def prepared_of(bundle: Bundle) -> PreparedModel:
@@ -223,10 +225,11 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
     artifact = bundle.path("artifact")
     batch = int(doc["target"]["batch_size"])
     session = SessionRequest(backend_name, artifact, prepared, batch, int(doc["target"]["threads"]), protocol,
-                             score=True, environment=lock)
+                             score=True, environment=lock, compliance=True)
     echo(f"running {bundle.id} on {spec.name}: {protocol.repeats} session(s), each in a fresh sandboxed process")
     with tempfile.TemporaryDirectory(prefix="request-dse-validate-") as work:
-        job = TrialJob(0, candidate, None, BuildConfig(), session, spec, Path(work),
+        job = TrialJob(0, candidate, None, BuildConfig(), dataclasses.replace(session, log_dir=Path(work) / "loadgen"),
+                       spec, Path(work),
                        reuse=BuildResult("ok", artifact, prepared))
         runner = SandboxRunner(readonly=[bundle.root, prepared.data_path], results=[SessionResult],  # type: ignore[list-item]
                                scratch=scratch_of(artifact))

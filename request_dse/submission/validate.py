@@ -42,9 +42,11 @@ from request_dse.execute.sandbox import isolation
 from request_dse.files import write_atomic
 from request_dse.submission.bundle import Bundle, open_bundle, validation_path
 from request_dse.submission.checks import Check, compare
+from request_dse.submission.compliance import record_compliance
 from request_dse.submission.errors import BundleError
 from request_dse.submission.rerun import check_data, check_settings, run_bundle, target_spec, workload_data
 from request_dse.submission.store import SCHEMA, ValidationStore
+from request_dse.targets import make_target
 from request_dse.text import escape
 
 DEFAULT_TOLERANCE = 0.25
@@ -148,6 +150,11 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
         mismatch = "no accuracy could be computed on the bundled inputs"
     if mismatch:
         verdict.reason = f"the outputs are not the declared ones: {mismatch}"
+        echo(escape(f"not functional: {verdict.reason}"))
+        return
+    problem = record_compliance(result.info, verdict.info, echo, make_target(spec))
+    if problem:
+        verdict.reason = f"MLPerf compliance: {problem}"
         echo(escape(f"not functional: {verdict.reason}"))
         return
     verdict.badges.append("functional")

@@ -25,6 +25,7 @@ from request_dse.files import sha256_file
 from request_dse.metrics import METRICS
 from request_dse.submission.bundle import SUBMISSION, SYSTEM, verify_folder
 from request_dse.submission.checksums import CHECKSUMS, write_checksums
+from request_dse.submission.loadgen_logs import copy_into_bundle
 from request_dse.submission.schema import SCHEMA_VERSION, check_document, check_system
 from request_dse.submission.system import LOCK_FILE
 from request_dse.workloads import PreparedModel
@@ -73,6 +74,7 @@ class Entry:
     environment: Mapping[str, Any] = field(default_factory=dict)
     software: Mapping[str, Any] = field(default_factory=dict)  # the lock summary of its software environment
     environment_lock: Path | None = None        # that lock, with its hashes: the bundle's environment.lock
+    loadgen_dir: Path | None = None             # the trial's LoadGen logs (measurements/loadgen/)
 
 
 def _jsonable(value: Any) -> Any:
@@ -212,6 +214,8 @@ def write_bundle(entry: Entry, out_dir: Path, system_doc: Mapping[str, Any]) -> 
         shutil.copytree(entry.artifact_dir, tmp / files["artifact"], symlinks=False)
         (tmp / "measurements").mkdir()
         shutil.copyfile(entry.samples_path, tmp / files["samples"])
+        if entry.loadgen_dir is not None:
+            copy_into_bundle(entry.loadgen_dir, tmp)
         log = accuracy_log(entry)
         if log is None:
             files.pop("accuracy_log")

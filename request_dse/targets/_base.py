@@ -8,7 +8,8 @@ A target class has a ``kind`` (what ``kind:`` in ``targets/<name>.yaml`` selects
   ``remote`` (a device reached over the network), ``cpu``, ``gpu``, ``replay`` (recorded
   results, nothing runs). Backends ask for capabilities, never for kinds.
 * :meth:`Target.unavailable` -- why it cannot be used from here (no device, no server), or
-  None. Cheap, never raises.
+  None. Cheap, never raises. :meth:`Target.protocol_unavailable` -- why it cannot measure with
+  a protocol (``loadgen`` needs the backend's session in the measuring process), or None.
 * :meth:`Target.cpu_features` -- the ISA features code built for it may use (flag values
   that need others are left out of the space).
 * :meth:`Target.build_info` -- what a backend needs to compile for it (plain values).
@@ -54,6 +55,8 @@ class SessionRequest:
     score: bool                       # also run the check inputs and the held-out split
     device: str = "cpu"
     environment: Lock | None = None   # measure with this environment's interpreter (None: this one's)
+    log_dir: Path | None = None       # where LoadGen sessions keep their logs (a folder per session)
+    compliance: bool = False          # the scored session also runs LoadGen's compliance tests TEST01, TEST04
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class SessionResult:
     check_outputs: np.ndarray | None = None
     top5: np.ndarray | None = None    # (N, 5) class indices on the held-out split, best first
     energy_j: float | None = None     # per batch, where a counter was read
+    loadgen: Mapping[str, Any] | None = None  # LoadGen's figures, log folder, accuracy and compliance outcome
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,10 @@ class Target(abc.ABC):
         return f"target:{self.spec.name}"
 
     def unavailable(self) -> str | None:
+        return None
+
+    def protocol_unavailable(self, protocol: str) -> str | None:
+        """Why this target cannot measure with ``protocol`` (``request-dse``, ``loadgen``), or None."""
         return None
 
     def cpu_features(self) -> frozenset[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from request_dse import sysinfo
 from request_dse.fields import AnyOf, Choice, Field, ListOf, Record, Str
 from request_dse.targets._base import SessionCall, SessionRequest, Target
+from request_dse.targets.loadgen import measure_session
 from request_dse.targets.session import run_session
 
 
@@ -75,6 +76,10 @@ class LocalCpuTarget(Target):
         env = {"OMP_NUM_THREADS": threads, "TVM_NUM_THREADS": threads, "TVM_BIND_THREADS": "0",
                "MKL_NUM_THREADS": threads, **self.worker_env(request.threads)}
         cores = self.measure_cores(request.threads)
-        return [SessionCall(run_session, dataclasses.replace(request, score=request.score and i == 0,
-                                                             device=self.device), cores, env)
-                for i in range(request.protocol.repeats)]
+        calls = []
+        for i in range(request.protocol.repeats):
+            first = request.score and i == 0
+            arg = dataclasses.replace(request, score=first, compliance=request.compliance and first, device=self.device)
+            fn = measure_session if arg.protocol.uses_loadgen or arg.compliance else run_session
+            calls.append(SessionCall(fn, arg, cores, env))
+        return calls

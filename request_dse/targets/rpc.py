@@ -99,6 +99,13 @@ class RpcTarget(Target):
             return f"the RPC server {why}" if why else None
         return "no tracker or server given (options.tracker / options.server, or TVM_TRACKER_HOST)"
 
+    def protocol_unavailable(self, protocol: str) -> str | None:
+        if protocol == "loadgen":
+            return ("LoadGen drives the backend's session in the process that measures, and over TVM RPC every "
+                    "call is a round trip from this host timed by the device's time_evaluator: LoadGen's "
+                    "latencies would be the network's; use the request-dse protocol, or run LoadGen on the device")
+        return None
+
     def cpu_features(self) -> frozenset[str]:
         return frozenset(self.spec.options.get("cpu_features") or ())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import resource
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,22 +47,40 @@ def infer(session: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def run_session(request: SessionRequest) -> SessionResult:
-    """One measurement session (runs in a worker process)."""
+@dataclass
+class Loaded:
+    """A session's loaded artifact, its held-out split and, when scored, its outputs."""
+
+    session: Any
+    load_time_s: float
+    rss_before_mb: float
+    started: float
+    x_eval: np.ndarray
+    check_outputs: np.ndarray | None = None
+    top5: np.ndarray | None = None
+
+
+def load_and_score(request: SessionRequest) -> Loaded:
+    """Load the artifact; when the request scores, run the check inputs and the held-out split."""
     started = time.perf_counter()
     rss_before = _rss_mb()
     t0 = time.perf_counter()
     session = get_backend(request.backend).load(request.artifact_dir, request.threads, request.device)
-    load_time = time.perf_counter() - t0
+    loaded = Loaded(session, time.perf_counter() - t0, rss_before, started, np.empty(0))
     with np.load(request.prepared.data_path) as data:
-        x_eval, x_check = data["x_eval"], data["x_check"]
-    check_outputs = top5 = None
+        loaded.x_eval, x_check = data["x_eval"], data["x_check"]
     if request.score:
-        check_outputs = infer(session, x_check, request.batch_size)
-        logits = infer(session, x_eval, request.batch_size)
+        loaded.check_outputs = infer(session, x_check, request.batch_size)
+        logits = infer(session, loaded.x_eval, request.batch_size)
         k = min(5, logits.shape[1]) if logits.ndim == 2 else 1
-        top5 = np.argsort(-logits.reshape(len(logits), -1), axis=1, kind="stable")[:, :k]
-    placed = session.place(_batches(x_eval, request.batch_size)[0][0])
+        loaded.top5 = np.argsort(-logits.reshape(len(logits), -1), axis=1, kind="stable")[:, :k]
+    return loaded
+
+
+def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, float | None]:
+    """The request-dse protocol on one batch: its samples (ns) and the energy per batch, where read."""
+    session = loaded.session
+    placed = session.place(_batches(loaded.x_eval, request.batch_size)[0][0])
     protocol = request.protocol
     for _ in range(protocol.warmup_runs):
         session.run(placed)
@@ -84,7 +103,20 @@ def run_session(request: SessionRequest) -> SessionResult:
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:
         energy = (energy_end - energy_start) / len(samples)
+    return np.asarray(samples, dtype=np.int64), energy
+
+
+def finish(loaded: Loaded, samples: np.ndarray, energy: float | None = None,
+           loadgen: Any = None) -> SessionResult:
+    """Close the session and make its result (peak memory, wall time)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    session.close()
-    return SessionResult(np.asarray(samples, dtype=np.int64), load_time, max(0.0, peak - rss_before),
-                         time.perf_counter() - started, check_outputs, top5, energy)
+    loaded.session.close()
+    return SessionResult(samples, loaded.load_time_s, max(0.0, peak - loaded.rss_before_mb),
+                         time.perf_counter() - loaded.started, loaded.check_outputs, loaded.top5, energy, loadgen)
+
+
+def run_session(request: SessionRequest) -> SessionResult:
+    """One measurement session of the request-dse protocol (runs in a worker process)."""
+    loaded = load_and_score(request)
+    samples, energy = time_runs(loaded, request)
+    return finish(loaded, samples, energy)

@@ -6,12 +6,16 @@ to see how request-dse survives native code that misbehaves. It is a plug-in: na
 
 ``fault``  none, segfault, abort, hang, oom (grows memory until stopped), raise (a Python
            exception), exit (the worker exits), wrong_output (outputs off by one),
-           noisy (random extra latency of up to 2 ms per run), slow (the stage takes 5 s longer)
+           noisy (random extra latency of up to 2 ms per run), slow (the stage takes 5 s longer),
+           caching (a run on the same input as the run before returns that run's output at once:
+           right answers, and fast when one input repeats -- what MLPerf's TEST04 catches),
+           slow_mode (the first measurement process that loads the artifact runs every call twice
+           as long: a process in a slow mode, which repeatable measurements set aside)
 ``stage``  build or measure: which worker the fault strikes
 
 Expected statuses: segfault/abort/exit -> ``crashed``, hang -> ``build_timeout`` /
 ``run_timeout``, oom -> ``out_of_memory``, raise -> ``build_error`` / ``run_error``,
-wrong_output -> ``wrong_answer``, noisy, slow and none -> ``ok``.
+wrong_output -> ``wrong_answer``, noisy, slow, caching, slow_mode and none -> ``ok``.
 """
 
 from __future__ import annotations
@@ -53,8 +57,11 @@ EXPECTED_STATUS = {
     ("raise", "build"): "build_error", ("raise", "measure"): "run_error",
     ("wrong_output", "build"): "wrong_answer", ("wrong_output", "measure"): "wrong_answer",
     ("noisy", "build"): "ok", ("noisy", "measure"): "ok", ("slow", "build"): "ok", ("slow", "measure"): "ok",
-    ("none", "build"): "ok", ("none", "measure"): "ok",
+    ("none", "build"): "ok", ("none", "measure"): "ok", ("caching", "build"): "ok", ("caching", "measure"): "ok",
+    ("slow_mode", "build"): "ok", ("slow_mode", "measure"): "ok",
 }
+#: Marks, in the artifact folder, that a process has already taken the slow mode.
+SLOW_MODE_MARK = "slow-mode.taken"
 
 
 def strike(fault: str) -> None:
@@ -85,6 +92,7 @@ class FaultySession(Session):
         self.inner = inner
         self.fault = fault
         self.rng = random.Random(os.getpid())
+        self._last: tuple[bytes, Any] | None = None
 
     def place(self, batch: np.ndarray) -> Any:
         return self.inner.place(batch)
@@ -92,6 +100,19 @@ class FaultySession(Session):
     def run(self, placed: Any) -> Any:
         if self.fault == "noisy":
             time.sleep(self.rng.random() * 0.002)
+        if self.fault == "slow_mode":
+            started = time.perf_counter()
+            out = self.inner.run(placed)
+            spent = time.perf_counter() - started
+            while time.perf_counter() - started < 2 * spent:
+                pass
+            return out
+        if self.fault == "caching":
+            key = b"".join(np.asarray(v).tobytes() for v in placed.values())
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]
+            self._last = (key, self.inner.run(placed))
+            return self._last[1]
         return self.inner.run(placed)
 
     def fetch(self, output: Any) -> np.ndarray:
@@ -130,12 +151,21 @@ class FaultBackend(Backend):
         spec = json.loads((artifact_dir / FAULT_FILE).read_text())
         if spec["stage"] == "measure":
             strike(spec["fault"])
-        fault = spec["fault"] if spec["fault"] in ("noisy", "wrong_output") else "none"
+        fault = spec["fault"] if spec["fault"] in ("noisy", "wrong_output", "caching") else "none"
+        if spec["fault"] == "slow_mode" and _first_to_take(artifact_dir / SLOW_MODE_MARK):
+            fault = "slow_mode"
         return FaultySession(OnnxRuntimeBackend().load(artifact_dir, threads, device), fault)  # type: ignore[arg-type]
 
 
 def _plain_catalog() -> Catalog:
     return load_catalog(REPO_ROOT / "backends" / "onnxruntime.yaml", OnnxRuntimeBackend.apply_kinds)
+def _first_to_take(mark: Path) -> bool:
+    """True in the one process that creates ``mark`` (atomically)."""
+    try:
+        os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _plain(request: BuildRequest) -> BuildRequest:
