@@ -6,13 +6,13 @@ later beside the submitter's files). ``sha256sum -c checksums.sha256`` checks it
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
 
 from request_dse.bounded import Refused, read_bytes, size_text
+from request_dse.files import sha256_file
 from request_dse.submission.archive import MAX_BYTES, MAX_MEMBERS
 from request_dse.submission.errors import BundleError
 
@@ -22,14 +22,6 @@ NOT_COVERED = frozenset({CHECKSUMS, VALIDATION})
 #: Room for a line per member (a path of up to 300 characters and its digest).
 MAX_CHECKSUMS_BYTES = MAX_MEMBERS * 400
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def walk(root: Path, label: str | Path | None = None) -> list[tuple[str, int]]:
