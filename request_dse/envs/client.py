@@ -186,6 +186,13 @@ class EnvServer:
             except (OSError, subprocess.TimeoutExpired):
                 process.kill()
                 process.wait()
+        for stream in (process.stdin, process.stdout) if process is not None else ():
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:  # a pipe whose reader is gone
+                pass
+        self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

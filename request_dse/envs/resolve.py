@@ -22,8 +22,9 @@ from request_dse.envs.lock import canonical, normalize_name
 from request_dse.envs.records import EnvError, EnvSpec, Lock, python_tag
 from request_dse.files import cached
 
-#: What the worker side of request-dse imports (backends, targets' sessions, workloads' records).
-ENGINE_REQUIRES = ("filelock", "numpy", "pyyaml")
+#: What the worker side of request-dse imports (backends, targets' sessions, workloads' records),
+#: and MLPerf LoadGen, the harness of the loadgen protocol and of validation's compliance tests.
+ENGINE_REQUIRES = ("filelock", "numpy", "pyyaml", "mlcommons-loadgen")
 AREA = "env-locks"
 
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([abc]|rc|\.post|\.dev)?[0-9]*(\+[A-Za-z0-9.]+)?$")

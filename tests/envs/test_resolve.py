@@ -12,7 +12,8 @@ from request_dse.envs.resolve import ENGINE_REQUIRES, at_least, check_version
 
 def test_an_environment_holds_the_library_the_engines_worker_side_and_the_pins() -> None:
     spec = spec_for("onnxruntime 1.20.1", "onnxruntime", "1.20.1", ("onnx",), {"NumPy": "<2", "protobuf": "5.29.3"})
-    assert spec.requirements == ("filelock", "numpy<2", "onnx", "onnxruntime==1.20.1", "protobuf==5.29.3", "pyyaml")
+    assert spec.requirements == ("filelock", "mlcommons-loadgen", "numpy<2", "onnx", "onnxruntime==1.20.1",
+                                 "protobuf==5.29.3", "pyyaml")
     assert spec.python == python_tag()
     assert spec.key != spec_for("x", "onnxruntime", "1.24.4", ("onnx",), {"NumPy": "<2", "protobuf": "5.29.3"}).key
     assert set(ENGINE_REQUIRES) <= set(spec.requirements) | {"numpy"}
