@@ -61,8 +61,11 @@ def _probe() -> str | None:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
-    done = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--cap-drop", "ALL",
-                           "true"], capture_output=True, text=True, timeout=30)
+    # the mounts a worker's sandbox makes: inside another sandbox (a tournament service's job) a
+    # new /proc is refused, and the worker then runs with its limits only, inside that one
+    done = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+                           "--dev", "/dev", "--tmpfs", "/tmp", "--cap-drop", "ALL", "true"],
+                          capture_output=True, text=True, timeout=30)
     if done.returncode:
         return f"bwrap cannot create namespaces here ({done.stderr.strip()[:120]})"
     return None

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from request_dse.execute.ray import disconnect
 from request_dse.service import queue
 from request_dse.service.database import sqlite_path
 from request_dse.service.runner import JobRequest, request_json, run_job, run_job_remote
@@ -76,9 +77,7 @@ class Validator:
         for thread in self._threads:
             thread.join(timeout=60)
         if self._ray is not None:
-            import ray
-
-            ray.shutdown()
+            disconnect()
 
     # -- the loop --------------------------------------------------------------------------------
     def _claim(self, targets: Sequence[str]) -> queue.Job | None:

@@ -217,7 +217,6 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
     except (EnvError, OSError) as exc:
         return TrialResult(candidate, "run_error", error=f"its software environment cannot be recreated here: {exc}"), \
             notes, "", {}
-    notes.append(env_note)
     prepared = prepared_of(bundle)
     if own is not None:
         prepared = dataclasses.replace(prepared, data_path=own.data_path, reference_path=own.reference_path,
@@ -241,4 +240,4 @@ def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
         tail = _tail(Path(work) / "measure.log")
         intervals = metric_intervals(load_samples(result.samples_path), result.metrics, batch) \
             if result.samples_path is not None and result.samples_path.is_file() else {}
-    return result, notes, tail, intervals
+    return dataclasses.replace(result, info={**result.info, "software_environment": env_note}), notes, tail, intervals

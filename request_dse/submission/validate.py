@@ -139,6 +139,8 @@ def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | N
     result, notes, log_tail, intervals = run_bundle(bundle, spec, echo, own)
     if notes:
         verdict.info["protocol_notes"] = notes
+    if "software_environment" in result.info:
+        verdict.info["software_environment"] = result.info["software_environment"]
     if result.status not in ("ok", "wrong_answer"):
         verdict.reason = f"the artifact did not run: {result.status}: {result.error.splitlines()[0] if result.error else ''}"
         if log_tail:
