@@ -48,7 +48,8 @@ def test_bundles_keep_loadgen_logs_of_the_confirmation(loadgen_study) -> None:  
     for bundle in bundles:
         logs = bundle / "measurements" / "loadgen"
         trial = json.loads((logs / "trial.json").read_text())
-        assert trial["scenario"] == "single_stream" and len(trial["sessions"]) == 2
+        # the study's 2 sessions, and any measured in place of one in a slow mode (a busy machine)
+        assert trial["scenario"] == "single_stream" and len(trial["sessions"]) >= 2
         assert trial["compliance"]["TEST01"]["passed"] and trial["compliance"]["TEST04"]["passed"], trial
         for rel in ("performance/run_1/mlperf_log_detail.txt", "accuracy/mlperf_log_accuracy.json",
                     "TEST04/verify_performance.txt"):
