@@ -133,6 +133,6 @@ class RayExecutor(ThreadedExecutor):
             return []
         self._shut = True
         self.runtime.close()
-        out = self._drain(join_timeout=30)
+        out = self._drain(within_s=10)
         self._disconnect()
         return out
