@@ -146,7 +146,7 @@ class SpaceAwareSampler(BaseSampler):
         feasible: list[bool] = []
         taken: set[int] = set()
         seen: set[int] = set()
-        for number, cand in self._chosen.items():
+        for cand in self._chosen.values():
             i = self.index.get(cand.hash)
             if i is not None:
                 taken.add(i)
@@ -167,7 +167,7 @@ class SpaceAwareSampler(BaseSampler):
             if t.state == TrialState.COMPLETE and t.values is not None and i not in seen:
                 seen.add(i)
                 idx.append(i)
-                values.append([(-v if d == "maximize" else v) for v, d in zip(t.values, self.directions)])
+                values.append([(-v if d == "maximize" else v) for v, d in zip(t.values, self.directions, strict=True)])
                 cons = t.constraints or {}
                 feasible.append(all(c <= 0 for c in (cons.values() if isinstance(cons, dict) else cons)))
             elif t.state == TrialState.FAIL and t.user_attrs.get(SKIP) is None \
