@@ -12,8 +12,13 @@ from request_dse.backends._base import (
                                         Backend,
                                         BuildRequest,
                                         BuildResult,
+                                        FlagRejected,
+                                        KnownFailure,
+                                        ModelUnsupported,
                                         Session,
+                                        error_class,
                                         package_version,
+                                        read_failure,
                                         read_meta,
                                         write_meta,
 )
@@ -21,6 +26,6 @@ from request_dse.backends.build import build_candidate
 from request_dse.backends.catalog import Catalog, Flag, load_catalog
 from request_dse.backends.registry import backends, bundled_catalog, get_backend, names
 
-__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "Session", "backends",
-           "build_candidate", "bundled_catalog", "get_backend", "load_catalog", "names", "package_version",
-           "read_meta", "write_meta"]
+__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "FlagRejected", "KnownFailure",
+           "ModelUnsupported", "Session", "backends", "build_candidate", "bundled_catalog", "error_class",
+           "get_backend", "load_catalog", "names", "package_version", "read_failure", "read_meta", "write_meta"]

@@ -2,7 +2,7 @@
 
 Proposals come from :class:`~.proposals.Proposer` (candidates a stopped run left unmeasured
 first, then the sampler or the pool of unmeasured candidates). Per proposal: a candidate a space
-constraint rules out fails at once (``skip:
+constraint or a learned exclusion (:mod:`.exclusions`) rules out fails at once (``skip:
 excluded``), one already measured is told its result again (``skip: duplicate``) -- neither
 counts against the budget; one in the results cache is told its cached result; anything else
 goes to the executor, up to its capacity at once. Trials a dead run left RUNNING (also one of
@@ -23,6 +23,7 @@ from request_dse.results import TrialRecord, TrialResult
 from request_dse.results.cache import cache_record, result_from_cache
 from request_dse.search._optuna import ask_for, batched
 from request_dse.search.claims import claimed_elsewhere, recover
+from request_dse.search.exclusions import Exclusion, Exclusions
 from request_dse.search.front import FrontTracker
 from request_dse.search.index import TrialIndex
 from request_dse.search.ledger import Ledger
@@ -47,6 +48,7 @@ class Search(SearchState):
         self.study = study
         self._owner = owner_id()
         self._front = FrontTracker(plan)
+        self._exclusions = Exclusions(plan, study, self._excluded)
         self._index = TrialIndex(study, self._owner, listeners=[self._seen_finished])
         self._ledger = Ledger(plan, study, self._index, self._notify)
         self._proposer = Proposer(plan.space, plan.study.sampler.seed, grid=plan.study.sampler.name == "grid")
@@ -82,9 +84,11 @@ class Search(SearchState):
         return self.index.in_flight_elsewhere(set()) > 0
 
     def _free(self, candidate: Candidate, elsewhere: set[str]) -> bool:
-        """Whether a candidate may be proposed now: not measured, not in flight (here or ``elsewhere``)."""
+        """Whether a candidate may be proposed now: not measured, not in flight (here or
+        ``elsewhere``), not excluded."""
         h = candidate.hash
-        return h not in self.index.measured and h not in self._in_flight and h not in elsewhere
+        return h not in self.index.measured and h not in self._in_flight and h not in elsewhere \
+            and self._exclusions.match(candidate.params) is None  # type: ignore[union-attr]
 
     def _free_params(self, params: Any) -> bool:
         try:
@@ -191,6 +195,10 @@ class Search(SearchState):
         if excluded is not None:
             ledger.skip(trial, "excluded", "infeasible", f"excluded by the space: {excluded.describe()}")
             return True
+        learned = self._exclusions.match(candidate.params)  # type: ignore[union-attr]
+        if learned is not None:
+            ledger.skip(trial, "excluded", "infeasible", f"excluded after trial {learned.trial}: {learned.reason}")
+            return True
         if candidate.hash in ledger.measured:
             ledger.duplicate(trial, ledger.measured[candidate.hash])
             return True
@@ -217,6 +225,13 @@ class Search(SearchState):
     def _seen_finished(self, rec: TrialRecord) -> None:
         """A trial of the study finished (this process's or another's)."""
         self._front.add(rec)  # type: ignore[union-attr]
+        if rec.measured and rec.status not in ("ok", "infeasible", "dominated_early"):
+            self._exclusions.learn(rec)  # type: ignore[union-attr]
+
+    def _excluded(self, exclusion: Exclusion) -> None:
+        exclude = getattr(self.study.sampler if self.study is not None else None, "exclude", None)
+        if exclude is not None:
+            exclude(exclusion.matches)
 
     def _notify(self, rec: TrialRecord) -> None:
         for observer in self.observers:

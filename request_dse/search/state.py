@@ -13,6 +13,7 @@ from request_dse.evaluate import TrialJob
 from request_dse.execute import Executor
 from request_dse.results import ResultsCache, TrialRecord
 from request_dse.search._base import Counters, Observer
+from request_dse.search.exclusions import Exclusion, Exclusions
 from request_dse.search.front import FrontTracker
 from request_dse.search.index import TrialIndex
 from request_dse.search.ledger import Ledger
@@ -34,6 +35,7 @@ class SearchState:
     _ledger: Ledger | None = None
     _index: TrialIndex | None = None
     _front: FrontTracker | None = None
+    _exclusions: Exclusions | None = None
     _proposer: Proposer | None = None
     _owner: str = ""
     _in_flight: dict[str, tuple[Any, TrialJob]] = field(default_factory=dict)
@@ -61,6 +63,11 @@ class SearchState:
         c = dataclasses.replace(self._index.counters)
         c.in_flight_elsewhere = self._index.in_flight_elsewhere(set(self._in_flight))
         return c
+
+    @property
+    def exclusions(self) -> list[Exclusion]:
+        """The exclusions the study has learned from its failures."""
+        return list(self._exclusions.known.values()) if self._exclusions is not None else []
 
     @property
     def mode(self) -> str:
