@@ -44,6 +44,11 @@ class Progress:
         parts.append(f"building {activity.building}")
         if measuring:
             parts.append(f"measuring {measuring}")
+        mode = getattr(search, "mode", "")
+        if mode:
+            parts.append(mode)
+        elif search.stop_reason.startswith("waiting"):
+            parts.append(search.stop_reason)
         parts.append(duration(elapsed))
         return " | ".join(parts)
 
