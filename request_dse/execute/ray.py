@@ -29,9 +29,11 @@ ends their trials ``interrupted``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -125,7 +127,11 @@ class RayExecutor(ThreadedExecutor):
         import ray
 
         if self._started or self.where.startswith("the Ray cluster at"):
+            started = _local_processes() if self._started else []
             ray.shutdown()
+            for process in started:  # Ray waits about 1 s for each it kills; reap the slower ones
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=REAP_S)
 
     def shutdown(self) -> list[tuple[TrialJob, TrialResult]]:
         """Cancel every task in flight; their trials come back ``interrupted``; leave the cluster."""
@@ -136,3 +142,19 @@ class RayExecutor(ThreadedExecutor):
         out = self._drain(within_s=10)
         self._disconnect()
         return out
+
+
+#: How long leaving a started local cluster waits for each of its processes to end.
+REAP_S = 10.0
+
+
+def _local_processes() -> list[Any]:
+    """The ``subprocess.Popen`` of each process of the local cluster this process started (Ray's
+    ``_global_node.all_processes``; empty when a Ray release names them otherwise)."""
+    import ray
+
+    try:
+        infos = ray._private.worker._global_node.all_processes or {}
+    except AttributeError:
+        return []
+    return [info.process for group in infos.values() for info in group if hasattr(info, "process")]
