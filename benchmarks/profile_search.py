@@ -22,13 +22,14 @@ import io
 import os
 import pstats
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
-from _util import REPO, machine, tempdir, write_section  # noqa: E402
+from _util import REPO, machine, write_section  # noqa: E402
 from overhead import write_study, write_target  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "profile.md"
@@ -61,7 +62,8 @@ def main() -> None:
     from request_dse.search import Search, records
     from request_dse.study import load_plan
 
-    with tempdir() as name:
+    # the tracking thread may still be sending when the study ends: leave its files to it
+    with tempfile.TemporaryDirectory(prefix="request-dse-bench-", ignore_cleanup_errors=True) as name:
         tmp = Path(name)
         write_target(tmp)
         uri = f"sqlite:///{tmp / 'mlflow.db'}" if args.tracking else None
@@ -85,6 +87,8 @@ def main() -> None:
         profiler.disable()
         wall = time.perf_counter() - started
         recs = records(search.study)
+        callback_s = sum(o.callback_s for o in observers)
+        waiting = sum(len(o.outbox) for o in observers)
     stamps = completions(recs)
     skipped = sum(1 for r in recs if r.skip is not None)
     if args.out:
@@ -109,6 +113,9 @@ def main() -> None:
         f"| last 100 trials | {last:.1f} |",
         f"| last / first | **{last / first:.2f}x** |",
         "",
+        *([f"Tracking: {callback_s / max(1, len(stamps)) * 1e3:.2f} ms per trial on the search's thread (the "
+           f"observer's callbacks, under cProfile); {waiting} writes still in the outbox when the study ended "
+           "(sent by the next run of the study or `request-dse sync`).", ""] if args.tracking else []),
         "Most cumulative time:",
         "",
         "```",
