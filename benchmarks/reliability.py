@@ -4,15 +4,19 @@
 
 Every figure comes from real runs of ``request-dse`` as a separate process: a study over every
 fault of the ``faults`` backend at both stages; a study killed with SIGKILL at random moments and
-resumed; every malformed input of ``tests/data/bad/``; every hostile input made at run time
-(``request_dse/testing/hostile.py`` and ``bundle_cases.py``: bombs, deep documents, unsafe
-bundle settings, fake names, a self-written badge, bad settings); a study whose disk fills up
-(when a small tmpfs can be mounted). Writes ``benchmarks/results/reliability.md``.
+resumed (every interrupted candidate must be measured again); SIGTERM and Ctrl-C during a build
+(how long until the process ends, what stays running) and SIGKILL of ``tune`` alone (what
+outlives it); three ``tune`` processes sharing one study; every malformed input of
+``tests/data/bad/``; every hostile input made at run time (``request_dse/testing/hostile.py`` and
+``bundle_cases.py``: bombs, deep documents, unsafe bundle settings, fake names, a self-written
+badge, bad settings); a study whose disk fills up (when a small tmpfs can be mounted). Writes
+``benchmarks/results/reliability.md``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -48,8 +52,8 @@ def run(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.Com
     return subprocess.run([EXE, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def report(path: Path, env: dict[str, str]) -> dict | None:  # type: ignore[type-arg]
-    done = run("report", str(path), "--json", env=env)
+def report(path: Path, env: dict[str, str], *extra: str) -> dict | None:  # type: ignore[type-arg]
+    done = run("report", str(path), "--json", *extra, env=env)
     try:
         return json.loads(done.stdout)
     except ValueError:
@@ -96,13 +100,101 @@ def kills(tmp: Path, env: dict[str, str], n: int = 5, budget: int = 8) -> list[o
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     run("tune", str(path), "-q", "--no-export", env=env)
-    rep = report(path, env)
+    rep = report(path, env, "--all")
     if rep is None:
         return [f"SIGKILL at {n} random moments, then resume", landed, "?", 1]
-    done = [t for t in rep["trials"] if t["status"] != "interrupted"]
+    trials = [t for t in rep["trials"] if "skip" not in t]
+    done = [t for t in trials if t["status"] not in ("interrupted", "running")]
     twice = sum(c - 1 for c in Counter(t["hash"] for t in done).values())
+    interrupted = {t["hash"] for t in trials if t["status"] == "interrupted" and t.get("hash")}
+    never = len(interrupted - {t["hash"] for t in done})
     return [f"SIGKILL at {n} random moments ({landed} mid-study), then resume",
-            f"{len(done)} of {budget} finished, {twice} measured twice", budget - len(done), 0]
+            f"{len(done)} of {budget} finished, {twice} measured twice; {len(interrupted)} candidates interrupted, "
+            f"{never} never measured again", budget - len(done) + never, 0]
+
+
+MARK = "REQUEST_DSE_BENCH_MARK"
+
+
+def _marked(mark: str) -> list[object]:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARK) == mark:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _hanging_build(tmp: Path, name: str, env: dict[str, str]) -> tuple[Path, subprocess.Popen[str], str]:
+    """A study whose builds hang (a generous timeout), started; returns once a build is under way."""
+    import uuid
+
+    def as_in_a_terminal() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    path = study(tmp / f"{name}.yaml", name, frameworks={"faults": {"fault": ["hang"], "stage": ["build"]}},
+                 sampler={"name": "grid"}, budget={"trials": 4}, build={"timeout_s": 600, "memory_limit_mb": 1500})
+    mark = uuid.uuid4().hex
+    proc = subprocess.Popen([EXE, "tune", str(path), "-q", "--no-export"], env={**env, MARK: mark},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                            preexec_fn=as_in_a_terminal)
+    deadline = time.monotonic() + 300
+    while not any((tmp / ".request-dse" / name / "trials").glob("*/build.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return path, proc, mark
+
+
+def stops(tmp: Path, env: dict[str, str]) -> list[list[object]]:
+    """SIGTERM and SIGINT (to the group, as Ctrl-C) during a build; SIGKILL of tune alone."""
+    rows: list[list[object]] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        path, proc, mark = _hanging_build(tmp, f"stop-{sig.name.lower()}", env)
+        sent = time.monotonic()
+        os.killpg(proc.pid, sig)
+        proc.wait(120)
+        took = time.monotonic() - sent
+        time.sleep(1.0)
+        alive = len(_marked(mark))
+        rep = report(path, env, "--all")
+        statuses = Counter(t["status"] for t in (rep or {}).get("trials", []) if "skip" not in t)
+        rows.append([f"{sig.name} during a build", f"exit {proc.returncode} after {took:.1f} s; {alive} processes "
+                     f"alive 1 s later; {statuses['interrupted']} trials interrupted", statuses["running"], 0])
+    path, proc, mark = _hanging_build(tmp, "sigkill-alone", env)
+    helpers = len(_marked(mark)) - 1
+    proc.kill()
+    proc.wait()
+    time.sleep(1.0)
+    rows.append(["SIGKILL of tune alone during a build", f"{len(_marked(mark))} of its {helpers} helper processes "
+                 "alive 1 s later", 0, 0])
+    return rows
+
+
+def concurrent(tmp: Path, env: dict[str, str], budget: int = 10) -> list[object]:
+    """Three tune processes on one study with the grid sampler."""
+    import optuna
+
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
+
+    path = study(tmp / "shared.yaml", "shared", frameworks={"onnxruntime": {"graph_optimization_level":
+                                                                             ["basic", "extended", "all"]}},
+                 sampler={"name": "grid"}, budget={"trials": budget})
+    procs = [subprocess.Popen([EXE, "tune", str(path), "-q", "--no-export"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(3)]
+    codes = [p.wait(900) for p in procs]
+    shared = load_existing(load_plan(path).storage_url, "shared")
+    measured = [r.hash for r in records(shared) if r.measured]
+    waiting = len(shared.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+    twice = len(measured) - len(set(measured))
+    return [f"3 tune processes on one study (grid, budget {budget})",
+            f"exit codes {codes}; {len(measured)} measured, {twice} twice, {waiting} trials left waiting",
+            max(0, budget - len(measured)), 0]
 
 
 def bad_inputs(env: dict[str, str]) -> list[object]:
@@ -174,10 +266,13 @@ def main() -> None:
         env = fresh_env(tmp)
         fault_rows = faults(tmp, env)
         kill_row = kills(tmp, env)
+        stop_rows = stops(tmp, env)
+        shared_row = concurrent(tmp, env)
         tried, handled = bad_inputs(env)
         h_tried, h_handled, h_problems, slowest, largest = hostile_inputs(tmp)
         disk_row = full_disk(tmp, env)
-    lost = sum(int(r[3]) for r in fault_rows) + int(kill_row[2]) + (int(disk_row[2]) if disk_row else 0)
+    events = [kill_row, *stop_rows, shared_row]
+    lost = sum(int(r[3]) for r in fault_rows) + sum(int(r[2]) for r in events) + (int(disk_row[2]) if disk_row else 0)
     corrupted = int(kill_row[3]) + (int(disk_row[3]) if disk_row else 0) + sum(int(r[4]) for r in fault_rows[:1])
     lines = ["## Reliability", "",
              f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, in {time.time() - started:.0f} s, with:", "",
@@ -185,7 +280,7 @@ def main() -> None:
              "| fault injected (stage) | expected status | status recorded | trials lost |", "|---|---|---|---|"]
     lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |" for r in fault_rows]
     lines += ["", "| event | outcome | trials lost | studies corrupted |", "|---|---|---|---|",
-              f"| {kill_row[0]} | {kill_row[1]} | {kill_row[2]} | {kill_row[3]} |"]
+              *(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |" for r in events)]
     if disk_row:
         lines.append(f"| {disk_row[0]} | {disk_row[1]} | {disk_row[2]} | {disk_row[3]} |")
     lines += ["", f"Bad inputs tried (tests/data/bad/): **{tried}**, handled with exit code 2 and a one-line error: "

@@ -12,10 +12,15 @@ from request_dse.backends._base import (
                                         Backend,
                                         BuildRequest,
                                         BuildResult,
+                                        FlagRejected,
+                                        KnownFailure,
+                                        ModelUnsupported,
                                         Session,
                                         UnsafeSettings,
                                         check_keys,
+                                        error_class,
                                         package_version,
+                                        read_failure,
                                         read_meta,
                                         read_settings,
                                         write_meta,
@@ -24,7 +29,7 @@ from request_dse.backends.build import build_candidate, build_prepared, prepare_
 from request_dse.backends.catalog import Catalog, Flag, load_catalog
 from request_dse.backends.registry import backends, bundled_catalog, get_backend, names
 
-__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "Session", "UnsafeSettings",
-           "backends", "build_candidate", "build_prepared", "bundled_catalog", "check_keys", "get_backend",
-           "load_catalog", "names", "package_version", "prepare_candidate", "read_meta", "read_settings",
-           "write_meta"]
+__all__ = ["META_FILE", "Backend", "BuildRequest", "BuildResult", "Catalog", "Flag", "FlagRejected", "KnownFailure",
+           "ModelUnsupported", "Session", "UnsafeSettings", "backends", "build_candidate", "build_prepared",
+           "bundled_catalog", "check_keys", "error_class", "get_backend", "load_catalog", "names", "package_version",
+           "prepare_candidate", "read_failure", "read_meta", "read_settings", "write_meta"]

@@ -28,6 +28,14 @@ A backend is a class with a ``name`` (its catalog is ``backends/<name>.yaml``) a
   declares, with a value its flag can take, of the right type; otherwise it raises
   :class:`UnsafeSettings` naming the file, the key and the rule. A backend whose ``load`` reads
   settings from the artifact must check each one here; the default checks ``meta.json`` only.
+* :meth:`Backend.known_failure` -- runs in the driver: reads a failed candidate's status and
+  error text (the worker's ``ExceptionType: message``) and says whether the failure is a
+  property of more than this candidate -- the model with this framework (its frontend cannot
+  import the model, an operator is unsupported), or one value of one flag (the library rejects
+  it, the code it makes uses an instruction the target lacks) -- as a :class:`KnownFailure`, or
+  None for anything that may pass another time (a timeout, a crash under load) or that it
+  cannot tell. The search learns a known failure as an exclusion of the study. The default
+  reads :class:`ModelUnsupported` and :class:`FlagRejected`, which ``build`` may raise.
 
 Backends never time anything themselves; the target's measurement session does, around
 :meth:`Session.run`, so every backend is measured by the same protocol.
@@ -41,6 +49,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +127,56 @@ class Session(abc.ABC):
         """Release the session's resources."""
 
 
+@dataclass(frozen=True)
+class KnownFailure:
+    """What a failure is a property of (see :meth:`Backend.known_failure`)."""
+
+    scope: str                  # "model": the model with this framework; "flag": one value of one flag
+    reason: str                 # why, in one line
+    flag: str | None = None     # scope "flag": the flag's name in the backend's catalog
+
+
+class ModelUnsupported(Exception):
+    """Raised by :meth:`Backend.build` when the framework cannot take this model at all, whatever the flags."""
+
+
+class FlagRejected(Exception):
+    """Raised by :meth:`Backend.build` when the library rejects one flag's value, whatever the model."""
+
+    def __init__(self, flag: str, value: Any, why: str) -> None:
+        super().__init__(f"{flag}={value!r}: {why}")
+
+
+#: The error classes that never say anything beyond one attempt: timeouts, a worker killed for
+#: memory or stopped, a wrong answer (numerics), a candidate stopped early.
+TRANSIENT_STATUSES = frozenset({"build_timeout", "run_timeout", "out_of_memory", "interrupted", "wrong_answer",
+                                "dominated_early", "infeasible", "ok"})
+_FLAG_REJECTED = re.compile(r"^(?P<flag>[\w.\-]+)=(?P<value>.+?): (?P<why>.*)$")
+
+
+def error_class(error: str) -> tuple[str, str]:
+    """``(exception type, message)`` of a worker's error text (``Type: message (at file:line ...)``);
+    the type is ``""`` when the text does not start with one."""
+    first = error.strip().splitlines()[0] if error.strip() else ""
+    name, sep, message = first.partition(": ")
+    if not sep or not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+        return "", first
+    return name.rpartition(".")[2], re.sub(r" \(at [^()]*\)$", "", message).strip()
+
+
+def read_failure(status: str, error: str) -> KnownFailure | None:
+    """The failures any backend's build may report by type: :class:`ModelUnsupported`,
+    :class:`FlagRejected` (see :meth:`Backend.known_failure`)."""
+    if status in TRANSIENT_STATUSES:
+        return None
+    kind, message = error_class(error)
+    if kind == "ModelUnsupported":
+        return KnownFailure("model", message)
+    if kind == "FlagRejected" and (m := _FLAG_REJECTED.match(message)):
+        return KnownFailure("flag", f"rejected by the library: {m['why']}", flag=m["flag"])
+    return None
+
+
 class Backend(abc.ABC):
     name: ClassVar[str]
     apply_kinds: ClassVar[frozenset[str]]
@@ -141,6 +200,11 @@ class Backend(abc.ABC):
     def version(self) -> str | None:
         """The framework's version, read without importing it."""
         return None
+
+    def known_failure(self, status: str, error: str, flags: Mapping[str, Any]) -> KnownFailure | None:
+        """What a failed candidate's failure is a property of, or None (see the module docstring).
+        ``flags``: the candidate's flags of this backend, by catalog name."""
+        return read_failure(status, error)
 
     @abc.abstractmethod
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:

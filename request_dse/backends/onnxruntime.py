@@ -23,6 +23,8 @@ from request_dse.backends._base import (
     META_FILE,
     Backend,
     BuildRequest,
+    FlagRejected,
+    ModelUnsupported,
     Session,
     UnsafeSettings,
     check_keys,
@@ -89,6 +91,28 @@ def check_settings(artifact_dir: Path, catalog: Catalog, kinds: frozenset[str]) 
             rule = f"enum {setting['enum']!r} is not the one the catalog names"
         if rule is not None:
             raise UnsafeSettings(OPTIONS_FILE, f"{where} ({kind} {key})", rule)
+def blame(model: Path, flags: Mapping[str, Any], settings: list[dict[str, Any]], threads: int,
+          exc: Exception) -> Exception:
+    """Why a session could not be created: the model (it fails with default options too:
+    :class:`ModelUnsupported`), one flag (the first whose setting alone fails: :class:`FlagRejected`),
+    or ``exc`` itself when neither alone is to blame."""
+    import onnxruntime as ort
+
+    why = " ".join(str(exc).split())[:300]
+
+    def fails(chosen: list[dict[str, Any]]) -> bool:
+        try:
+            ort.InferenceSession(str(model), session_options(chosen, threads), providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001
+            return True
+        return False
+
+    if fails([]):
+        return ModelUnsupported(f"ONNX Runtime cannot load the model: {why}")
+    for name, setting in zip(sorted(flags), settings, strict=True):  # resolve_options keeps the flags' sorted order
+        if fails([setting]):
+            return FlagRejected(name, flags[name], why)
+    return exc
 
 
 class OrtSession(Session):
@@ -166,8 +190,11 @@ class OnnxRuntimeBackend(Backend):
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(prepared.onnx_path, out / "model.onnx")
         settings = resolve_options(request.flags, request.catalog)
-        ort.InferenceSession(str(out / "model.onnx"), session_options(settings, request.threads),
-                             providers=["CPUExecutionProvider"])
+        try:
+            ort.InferenceSession(str(out / "model.onnx"), session_options(settings, request.threads),
+                                 providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises several kinds
+            raise blame(out / "model.onnx", request.flags, settings, request.threads, exc) from exc
         (out / OPTIONS_FILE).write_text(json.dumps({"settings": settings, "flags": dict(request.flags)},
                                                    indent=1, sort_keys=True) + "\n")
         write_meta(out, backend=self.name, version=ort.__version__, input_name=prepared.input_name,

@@ -2,7 +2,8 @@
 
 Commands live in their own modules and import heavy libraries only when they run, so
 ``request-dse --help`` stays fast. Bad input ends with a one-line message and exit code 2;
-a study that measured nothing ends with exit code 3; Ctrl-C with 130.
+a study that measured nothing ends with exit code 3; Ctrl-C with 130, SIGTERM (during
+``tune``) with 143.
 """
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("request-dse: interrupted", err=True)
         code = 130
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        from request_dse.execute.signals import exit_code
+
         click.echo("\nrequest-dse: interrupted", err=True)
-        code = 130
+        code = exit_code(stop)
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code

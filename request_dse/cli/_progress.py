@@ -55,6 +55,11 @@ class Progress:
         measuring = ", ".join(f"{k} {v}" for k, v in (activity.measuring or {}).items())
         if measuring:
             counts.append(("measuring", measuring))
+        mode = getattr(search, "mode", "")
+        if mode:
+            counts.append((mode, ""))
+        elif search.stop_reason.startswith("waiting"):
+            counts.append((search.stop_reason, ""))
         return bar_line(c.measured, search.budget, search.elapsed(), counts, done_before=self._done_before)
 
     def on_start(self, search: SearchView) -> None:

@@ -21,6 +21,7 @@ def command(study: Path, as_json: bool, include_skipped: bool) -> int:
     """
     from request_dse.results import build_report, render_text
     from request_dse.search import load_existing, records
+    from request_dse.search.exclusions import stored
     from request_dse.study import load_plan
     from request_dse.submission.emit import confirmed_report, confirmed_table
     from request_dse.text import plural
@@ -32,10 +33,17 @@ def command(study: Path, as_json: bool, include_skipped: bool) -> int:
     confirmed, rows = confirmed_report(plan, optuna_study, all_records)
     if rows:
         report["confirmed"] = rows
+    exclusions = stored(optuna_study)
+    if exclusions:
+        report["exclusions"] = [e.to_json() for e in exclusions]
     if as_json:
         click.echo(json.dumps(report, indent=1, default=str))
     else:
         click.echo(render_text(plan, all_records))
+        if exclusions:
+            click.echo("\nLearned from failures (no longer proposed):")
+            for exclusion in exclusions:
+                click.echo(f"  {exclusion.describe()}")
         if confirmed is not None and confirmed.front:
             click.echo(f"\nConfirmed Pareto set ({plural(len(confirmed.front), 'entry')}; 95% intervals; ties: "
                        "intervals overlap):")

@@ -24,12 +24,15 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     """Explore STUDY's space, measure candidates, print the Pareto front.
 
     Re-running the same command continues the study: finished trials are kept, trials a
-    killed run left behind are re-queued, nothing is measured twice.
+    killed run left behind are re-queued, nothing is measured twice. Ctrl-C or SIGTERM stops
+    it within seconds (exit code 130 or 143): trials in flight are marked 'interrupted' and
+    measured again by the next run.
     """
     from request_dse.cachedir import cache_root
     from request_dse.cli._progress import Progress
     from request_dse.errors import NothingMeasured
-    from request_dse.execute import make_executor, sweep_dead_temp_dirs
+    from request_dse.execute import exit_code, make_executor, stop_on_sigterm, sweep_dead_temp_dirs
+    from request_dse.files import sweep_temp
     from request_dse.results import ResultsCache, pareto_table
     from request_dse.search import Search
     from request_dse.study import load_plan
@@ -46,6 +49,7 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
         plan = dataclasses.replace(plan, study=dataclasses.replace(plan.study, **changes))
     ensure_work_dir(plan.work_dir)
     sweep_dead_temp_dirs()  # what killed runs left in the temp dir, even when this run starts no worker
+    sweep_temp(cache_root())  # and half-written files of killed writers in the cache
     runner = make_executor(plan, executor)
     observers = [] if quiet else [Progress()]
     if plan.study.tracking.enabled:
@@ -55,15 +59,16 @@ def command(study: Path, executor: str | None, trials: int | None, sampler: str 
     search = Search(plan, runner, observers, cache=ResultsCache(cache_root() / "results"))
     outcome = None
     try:
-        search.run()
-        if not no_export and search.counters.ok and not plan.target.replays:  # a replay has no artifacts
-            from request_dse.submission.emit import confirm_front
+        with stop_on_sigterm():  # SIGTERM stops the study as Ctrl-C does
+            search.run()
+            if not no_export and search.counters.ok and not plan.target.replays:  # a replay has no artifacts
+                from request_dse.submission.emit import confirm_front
 
-            outcome = confirm_front(plan, search.study, runner, echo=click.echo)
-    except KeyboardInterrupt:
+                outcome = confirm_front(plan, search.study, runner, echo=click.echo)
+    except KeyboardInterrupt as stop:
         click.echo("\nrequest-dse: interrupted; in-flight trials were marked 'interrupted'. "
                    "Run the same command to continue the study.", err=True)
-        return 130
+        return exit_code(stop)
     finally:
         runner.shutdown()
         _prune_cache()

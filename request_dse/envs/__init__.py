@@ -26,10 +26,10 @@ from request_dse.envs.records import EnvError, EnvInfo, Environment, EnvSpec, Lo
 from request_dse.envs.recreate import read_bounded, recreate
 from request_dse.envs.resolve import ENGINE_REQUIRES, at_least, check_version, requirement, resolve, spec_for
 from request_dse.envs.store import create, ensure, environments, failure, find, prune, remove
-from request_dse.envs.worker import child_main, dumps, loads, summarize_exception
+from request_dse.envs.worker import child_main, die_with_parent, dumps, loads, summarize_exception
 
-__all__ = ["ENGINE_REQUIRES", "EnvError", "EnvInfo", "EnvProcess", "EnvSpec", "Environment", "Lock", "at_least", "boot_command",
-           "check_version", "child_main", "close_all", "create", "current_lock", "dumps", "ensure", "environments",
+__all__ = ["ENGINE_REQUIRES", "EnvError", "EnvInfo", "EnvProcess", "EnvSpec", "Environment", "Lock", "at_least",
+           "boot_command", "check_version", "child_main", "close_all", "die_with_parent", "create", "current_lock", "dumps", "ensure", "environments",
            "failure", "find", "installer", "loads", "normalize_name", "prune", "python_tag", "read_bounded",
            "read_lock", "recreate", "remove", "requirement", "resolve", "spawn", "spec_for", "summarize_exception",
            "unmet"]

@@ -10,14 +10,15 @@ from request_dse.execute.batch import run_jobs
 from request_dse.execute.local import InlineExecutor, LocalExecutor, LocalRuntime
 from request_dse.execute.process import InlineRunner, ProcessRunner
 from request_dse.execute.ray import RayExecutor
+from request_dse.execute.signals import Terminated, exit_code, stop_on_sigterm
 from request_dse.execute.steps import run_build, run_measurement
 from request_dse.study import EXECUTORS, Plan
 from request_dse.targets import TargetSpec, make_target
 
 __all__ = ["EXECUTORS", "Activity", "ChildOutcome", "Executor", "InlineExecutor", "InlineRunner", "LocalExecutor",
-           "LocalRuntime", "ProcessRunner", "RayExecutor", "Runner", "local_executor", "make_executor", "run_build",
-           "run_jobs", "run_measurement",
-           "summarize_exception", "sweep_dead_temp_dirs", "worker_context"]
+           "LocalRuntime", "ProcessRunner", "RayExecutor", "Runner", "Terminated", "exit_code", "local_executor",
+           "make_executor", "run_build", "run_jobs", "run_measurement", "stop_on_sigterm", "summarize_exception",
+           "sweep_dead_temp_dirs", "worker_context"]
 
 
 def local_executor(target: TargetSpec, preload: tuple[str, ...], workers: int | None = None) -> LocalExecutor:

@@ -86,6 +86,9 @@ class ChildOutcome:
 class Runner(abc.ABC):
     """Runs one function in an isolated worker; safe to use from several threads."""
 
+    def start(self) -> None:  # noqa: B027 - optional: most runners start their workers on demand
+        """Get ready to run (called once, from the main thread, before the first :meth:`run`)."""
+
     @abc.abstractmethod
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from request_dse.envs import child_main, summarize_exception
+from request_dse.envs import child_main, die_with_parent, summarize_exception
 from request_dse.plugins import ENV as PLUGINS_ENV
 
 __all__ = ["HINTS", "MEMORY_POLL_S", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
@@ -32,18 +32,51 @@ _CONTEXT: Any = None
 _CONTEXT_LOCK = threading.Lock()
 POLL_S = 0.05
 MEMORY_POLL_S = 0.1
+#: Set (only) while the main thread starts the forkserver: the pid it must die with.
+DRIVER_ENV = "REQUEST_DSE_FORKSERVER_DRIVER"
+_PRELOAD = "request_dse.execute._preload"
 
 
 def worker_context(preload: Iterable[str] = ()) -> Any:
-    """The forkserver context; ``preload`` modules are imported once in the server."""
+    """The forkserver context; ``preload`` modules are imported once in the server.
+
+    Called from the main thread, it starts the server at once, bound to this process: when
+    this process dies, even by ``kill -9``, the server and its workers die with it (see
+    :func:`bind_to_driver`)."""
     global _CONTEXT
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(sorted({"numpy", "request_dse.execute._preload", *preload}))
+            ctx.set_forkserver_preload([_PRELOAD, *sorted({"numpy", *preload} - {_PRELOAD})])
             _claim_temp_dir()
             _CONTEXT = ctx
+            if threading.current_thread() is threading.main_thread():
+                _start_server()
         return _CONTEXT
+
+
+def _start_server() -> None:
+    from multiprocessing import forkserver
+
+    os.environ[DRIVER_ENV] = str(os.getpid())
+    try:
+        forkserver.ensure_running()
+    finally:
+        os.environ.pop(DRIVER_ENV, None)
+
+
+def bind_to_driver() -> None:
+    """In the forkserver (its first preloaded module): die with the driver that started it.
+
+    Linux sends the signal when the *thread* that started a process ends, so only a server the
+    main thread started (:data:`DRIVER_ENV` set) is bound; a server some trial thread restarts
+    ends the usual way, when every process holding its socket is gone."""
+    driver = os.environ.pop(DRIVER_ENV, None)
+    if not driver:
+        return
+    die_with_parent()
+    if os.getppid() != int(driver):  # the driver died before the request took effect
+        os._exit(1)
 
 
 _OWNER_FILE = "request-dse.pid"

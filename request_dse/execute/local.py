@@ -20,6 +20,9 @@ from request_dse.results import TrialResult
 from request_dse.study import BuildConfig
 from request_dse.targets import MeasureResult, SessionRequest, Target
 
+#: How long stopping waits for in-flight trials to end on their own (their workers are killed first).
+STOP_WITHIN_S = 1.0
+
 
 class LocalRuntime:
     """Runs the steps of trials on this machine: builds on build cores, one measurement per target.
@@ -83,6 +86,7 @@ class LocalExecutor(ThreadedExecutor):
         if runtime.build_cores and set(runtime.build_cores) != self._affinity:
             sysinfo.remember_cores()
             os.sched_setaffinity(0, runtime.build_cores)
+        runtime.runner.start()  # from this (main) thread: the worker server then dies with this process
 
     def activity(self) -> Activity:
         counts = self.runtime.runner.running()
@@ -93,7 +97,7 @@ class LocalExecutor(ThreadedExecutor):
         self.runtime.runner.close()
         with self.runtime._cond:
             self.runtime._cond.notify_all()  # builds waiting for cores see the runner closed
-        return self._drain(join_timeout=10)
+        return self._drain(within_s=STOP_WITHIN_S)
 
 
 class InlineExecutor(LocalExecutor):

@@ -71,6 +71,10 @@ class ProcessRunner(Runner):
     def closed(self) -> bool:
         return self._closed
 
+    def start(self) -> None:
+        """Start the worker server now; from the main thread, it then dies with this process."""
+        worker_context(self.preload)
+
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",
             log_path: Path | None = None, environment: Environment | None = None) -> ChildOutcome:
@@ -218,6 +222,9 @@ class ProcessRunner(Runner):
 
 class InlineRunner(ProcessRunner):
     """Runs the function in this process: no isolation, no timeout. For debugging."""
+
+    def start(self) -> None:
+        """Nothing to start: functions run in this process."""
 
     def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float, memory_limit_mb: int | None = None,
             cores: tuple[int, ...] = (), env: Mapping[str, str] | None = None, label: str = "worker",

@@ -29,9 +29,11 @@ ends their trials ``interrupted``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -65,18 +67,14 @@ def ray_options(source: str | Path, options: Mapping[str, Any]) -> dict[str, Any
 
 def disconnect() -> None:
     """Leave the Ray cluster; the processes of a cluster this process started are reaped, not
-    left to the garbage collector (Ray waits a second for them, which a loaded machine exceeds)."""
+    left to the garbage collector (Ray waits about 1 s for each it kills; a loaded machine needs more)."""
     import ray
 
-    node = getattr(getattr(ray, "_private", None), "worker", None)
-    node = getattr(node, "_global_node", None)
-    processes = [info.process for infos in getattr(node, "all_processes", {}).values() for info in infos]
+    started = _local_processes()
     ray.shutdown()
-    for process in processes:
-        try:
-            process.wait(timeout=10)
-        except Exception:  # noqa: BLE001 - best effort: one still stopping is Ray's to report
-            pass
+    for process in started:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=REAP_S)
 
 
 def _connect(plan: Any, options: Mapping[str, Any]) -> tuple[bool, str]:
@@ -147,6 +145,22 @@ class RayExecutor(ThreadedExecutor):
             return []
         self._shut = True
         self.runtime.close()
-        out = self._drain(join_timeout=30)
+        out = self._drain(within_s=10)
         self._disconnect()
         return out
+
+
+#: How long leaving a started local cluster waits for each of its processes to end.
+REAP_S = 10.0
+
+
+def _local_processes() -> list[Any]:
+    """The ``subprocess.Popen`` of each process of the local cluster this process started (Ray's
+    ``_global_node.all_processes``; empty when a Ray release names them otherwise)."""
+    import ray
+
+    try:
+        infos = ray._private.worker._global_node.all_processes or {}
+    except AttributeError:
+        return []
+    return [info.process for group in infos.values() for info in group if hasattr(info, "process")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 from request_dse.evaluate import TrialJob, run_trial
@@ -69,14 +70,20 @@ class ThreadedExecutor(Executor):
                 self._threads.pop(job.number, None)
         return out
 
-    def _drain(self, join_timeout: float) -> list[tuple[TrialJob, TrialResult]]:
+    def _drain(self, within_s: float) -> list[tuple[TrialJob, TrialResult]]:
         """After the runtime was closed: every trial still in flight, ``interrupted`` unless it
-        finished ``ok`` in the meantime."""
+        finished ``ok`` within ``within_s`` seconds (for all of them together: a trial whose
+        worker is still starting is not waited for; its thread is a daemon and its worker is
+        killed as soon as it starts, the runner being closed)."""
         with self._lock:
             pending = list(self._threads.values())
+        deadline = time.monotonic() + within_s
         for _, thread in pending:
-            thread.join(timeout=join_timeout)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         finished = {job.number: result for job, result in self.wait(timeout=0)}
+        with self._lock:  # handed back once: stopping again does not wait for them again
+            for job, _ in pending:
+                self._threads.pop(job.number, None)
         out = []
         for job, _ in pending:
             result = finished.get(job.number)

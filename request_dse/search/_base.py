@@ -43,6 +43,11 @@ class SearchView(Protocol):
 
     def running(self) -> list[tuple[int, Candidate]]: ...
 
+    @property
+    def mode(self) -> str:
+        """Where proposals come from now when not from the sampler, in words ('' otherwise)."""
+        ...
+
 
 class Observer(Protocol):
     """Watches a search: progress display, tracking. Must not raise; called from the search's thread."""

@@ -4,19 +4,22 @@ a dead run left behind.
 Each process stores the candidate's hash on its trial before measuring, then looks at the
 earlier trials: the earliest trial holding a hash wins, and the first ``budget`` claims take the
 budget, so a candidate is measured once and the budget is kept however the processes interleave.
-Trials a dead run left RUNNING are failed as ``interrupted`` and their candidates re-queued.
+Trials a dead run left RUNNING are failed as ``interrupted``; their candidates are measured again
+before anything new (see :class:`~request_dse.search.index.TrialIndex`).
 """
 
 from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Collection
 from typing import Any
 
+from optuna.exceptions import UpdateFinishedTrialError
+
 from request_dse.results import TrialRecord
-from request_dse.search._optuna import set_trial_user_attr
-from request_dse.search.storage import ERROR, HASH, OWNER, REQUEUED, SKIP, STATUS, owner_alive, record
+from request_dse.search._optuna import batched, trial_id
+from request_dse.search.index import TrialIndex
+from request_dse.search.storage import ERROR, STATUS, owner_alive
 
 #: A trial another process has just asked for carries no owner for a moment (the owner is stored
 #: with its parameters); only after this long without one is it a dead run's to recover.
@@ -25,73 +28,55 @@ OWNERLESS_GRACE_S = 10.0
 SETTLE_S = 5.0
 
 
-def just_asked(trial: Any, now: datetime.datetime) -> bool:
+def just_asked(rec: TrialRecord, now: datetime.datetime) -> bool:
     """A trial some process asked for a moment ago and has not stored its owner on yet."""
-    return OWNER not in trial.user_attrs and trial.datetime_start is not None \
-        and (now - trial.datetime_start).total_seconds() < OWNERLESS_GRACE_S
+    return rec.owner is None and rec.started is not None and (now - rec.started).total_seconds() < OWNERLESS_GRACE_S
 
 
-def recover(study: Any) -> list[int]:
-    """Fail the trials a dead run left RUNNING (``interrupted``) and re-queue their candidates."""
+def recover(study: Any, index: TrialIndex) -> list[int]:
+    """Fail the trials a dead run left RUNNING as ``interrupted`` (their candidates are then
+    measured again first); returns their numbers. A trial another process recovers first is
+    left to it."""
     from optuna.trial import TrialState
 
+    index.refresh()
     recovered = []
     now = datetime.datetime.now()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if just_asked(trial, now) or owner_alive(trial.user_attrs.get(OWNER)):
+    for rec in list(index.running.values()):
+        if just_asked(rec, now) or owner_alive(rec.owner):
             continue
-        set_trial_user_attr(study, trial, STATUS, "interrupted")
-        set_trial_user_attr(study, trial, ERROR, "the process running this trial stopped before it finished")
-        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-        if trial.params and trial.user_attrs.get(SKIP) is None:
-            study.enqueue_trial(trial.params, user_attrs={REQUEUED: trial.number}, skip_if_exists=True)
-        recovered.append(trial.number)
+        storage, tid = study._storage, trial_id(study, rec.number)
+        try:
+            with batched(study):  # the status, the reason and the state in one write
+                storage.set_trial_user_attr(tid, STATUS, "interrupted")
+                storage.set_trial_user_attr(tid, ERROR, "the process running this trial stopped before it finished")
+                storage.set_trial_state_values(tid, TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            continue  # finished meanwhile (its owner, or another process recovering it)
+        recovered.append(rec.number)
+    index.refresh()
     return recovered
 
 
-def claimed_elsewhere(study: Any, number: int, candidate_hash: str, owner: str,
-                      mine: Collection[int]) -> tuple[TrialRecord | None, int]:
-    """The trial of another process that holds ``candidate_hash``, and how many trials before
-    ``number`` hold a share of the budget (measured, or being measured by a live process).
-    ``mine``: the trial numbers this process is measuring now."""
-    from optuna.trial import TrialState
-
-    rival: TrialRecord | None = None
-    taken = 0
-    running_hashes: set[str] = set()
-    for other in _earlier_trials_settled(study, number, owner):
-        attrs = other.user_attrs
-        if other.number >= number or attrs.get(SKIP) is not None or attrs.get(HASH) is None:
-            continue
-        finished = attrs.get(STATUS, "") not in ("", "interrupted") and other.state != TrialState.RUNNING
-        # a running trial takes a share once per candidate: twins wait for it (held), and
-        # this process's own running trials count only while measured (not while held)
-        running = other.state == TrialState.RUNNING and attrs[HASH] not in running_hashes and (
-            other.number in mine if attrs.get(OWNER) == owner else owner_alive(attrs.get(OWNER)))
-        if not (finished or running):
-            continue
-        if running:
-            running_hashes.add(attrs[HASH])
-        taken += 1
-        if rival is None and attrs[HASH] == candidate_hash and (finished or attrs.get(OWNER) != owner):
-            rival = record(other)
-    return rival, taken
-
-
-def _earlier_trials_settled(study: Any, number: int, owner: str) -> list[Any]:
-    """The study's trials once every trial before ``number`` that another live process has
-    just asked for carries its hash (it is stored a moment after the ask; deciding without it
-    would let two processes both take the last share of the budget)."""
-    from optuna.trial import TrialState
-
+def settle(index: TrialIndex, number: int) -> None:
+    """Wait (up to :data:`SETTLE_S`) until every trial before ``number`` that another live process
+    has just asked for carries its hash: it is stored a moment after the ask, and deciding
+    without it would let two processes both take the last share of the budget."""
     deadline = time.monotonic() + SETTLE_S
     while True:
-        trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL))
+        index.refresh()
         now = datetime.datetime.now()
-        unsettled = [t for t in trials if t.number < number and t.state == TrialState.RUNNING
-                     and t.user_attrs.get(HASH) is None and t.user_attrs.get(SKIP) is None
-                     and t.user_attrs.get(OWNER) != owner
-                     and (just_asked(t, now) or owner_alive(t.user_attrs.get(OWNER)))]
+        unsettled = [r for n, r in index.running.items() if n < number and r.hash is None and r.skip is None
+                     and r.owner != index.owner and (just_asked(r, now) or owner_alive(r.owner))]
         if not unsettled or time.monotonic() >= deadline:
-            return trials
+            return
         time.sleep(0.01)
+
+
+def claimed_elsewhere(index: TrialIndex, number: int, candidate_hash: str,
+                      mine: set[int]) -> tuple[TrialRecord | None, int]:
+    """The trial of another process that holds ``candidate_hash`` (or a finished measurement of
+    it), and how many trials before ``number`` hold a share of the budget. ``mine``: the trial
+    numbers this process is measuring now."""
+    settle(index, number)
+    return index.claimed_before(number, candidate_hash, mine)

@@ -1,66 +1,42 @@
 """What the search tells the study: a trial's outcome, a duplicate's, a skipped proposal's.
 
 The :class:`Ledger` writes each outcome to the storage in one batched write (attributes,
-constraints and state), keeps the counts the progress line shows, and remembers the measured
-candidates by hash so that no proposal measures one again.
+constraints and state); the study's :class:`~request_dse.search.index.TrialIndex` then holds it
+(the counts the progress line shows, the measured candidates by hash that no proposal measures
+again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from request_dse.evaluate import FrontSnapshot, early_stop
-from request_dse.results import DOMINATED_EARLY, TrialRecord, TrialResult, front
+from request_dse.results import DOMINATED_EARLY, TrialRecord, TrialResult
 from request_dse.search._base import Counters
 from request_dse.search._optuna import batched
-from request_dse.search.storage import (
-    CACHED,
-    DUPLICATE_OF,
-    ERROR,
-    INFO,
-    METRICS,
-    PATHS,
-    SKIP,
-    STATUS,
-    TIMINGS,
-    owner_alive,
-)
+from request_dse.search.index import TrialIndex
+from request_dse.search.storage import CACHED, DUPLICATE_OF, ERROR, INFO, METRICS, PATHS, SKIP, STATUS, TIMINGS
 from request_dse.space import Candidate
 from request_dse.study import Plan
 
 
 class Ledger:
-    def __init__(self, plan: Plan, study: Any, notify: Callable[[TrialRecord], None]) -> None:
+    def __init__(self, plan: Plan, study: Any, index: TrialIndex, notify: Callable[[TrialRecord], None]) -> None:
         self.plan = plan
         self.study = study
+        self.index = index
         self.notify = notify
-        self.counters = Counters()
-        self.measured: dict[str, TrialRecord] = {}
 
-    def recount(self, records: Iterable[TrialRecord], in_flight: Collection[str], owner: str) -> None:
-        """Counts and measured candidates from the study's records (other processes may share it);
-        ``in_flight``: hashes this process is measuring, ``owner``: this process."""
-        counters = Counters()
-        measured: dict[str, TrialRecord] = {}
-        for rec in records:
-            if rec.state == "RUNNING" and rec.hash and rec.skip is None and rec.hash not in in_flight \
-                    and rec.owner != owner and owner_alive(rec.owner):
-                counters.in_flight_elsewhere += 1
-            if rec.skip is not None:
-                counters.skipped += 1
-            if not rec.measured or rec.state == "RUNNING":
-                continue
-            counters.measured += 1
-            counters.ok += rec.status == "ok"
-            counters.failed += rec.status not in ("ok", "infeasible", DOMINATED_EARLY)
-            counters.dominated_early += rec.status == DOMINATED_EARLY
-            counters.cached += rec.cached
-            if rec.hash and rec.hash not in measured:
-                measured[rec.hash] = rec
-        self.counters, self.measured = counters, measured
+    @property
+    def counters(self) -> Counters:
+        return self.index.counters
+
+    @property
+    def measured(self) -> dict[str, TrialRecord]:
+        """The first measurement of each candidate of the study (by hash)."""
+        return self.index.measured
 
     def objective_values(self, metrics: dict[str, float]) -> list[float] | None:
         values = [metrics.get(m) for m in self.plan.study.metric_names]
@@ -85,7 +61,7 @@ class Ledger:
             for c in self.plan.study.constraints:
                 constraints[str(c)] = c.violation(metrics[c.metric])
             broken = [f"{name} (got {metrics[c.metric]:.4g})" for c, name in
-                      zip(self.plan.study.constraints, constraints) if constraints[name] > 0]
+                      zip(self.plan.study.constraints, constraints, strict=False) if constraints[name] > 0]
             if broken:
                 status, error = "infeasible", "violates " + "; ".join(broken)
         paths = {k: str(v) for k, v in (("artifact", result.artifact_dir), ("samples", result.samples_path),
@@ -104,15 +80,11 @@ class Ledger:
                 self.study.tell(trial, values, state=TrialState.COMPLETE)
             else:
                 self.study.tell(trial, state=TrialState.FAIL)
-        rec = TrialRecord(trial.number, "COMPLETE" if values is not None else "FAIL", status, candidate.params,
-                          candidate.hash, metrics, error, cached=cached, paths=paths, info=dict(result.info),
-                          timings=dict(result.timings), constraints=constraints)
-        if candidate.hash not in self.measured:
-            self.measured[candidate.hash] = rec
-        self.counters.measured += 1
-        self.counters.ok += status == "ok"
-        self.counters.failed += status not in ("ok", "infeasible", DOMINATED_EARLY)
-        self.counters.dominated_early += status == DOMINATED_EARLY
+        self.index.refresh()
+        rec = self.index.records.get(trial.number) or TrialRecord(
+            trial.number, "COMPLETE" if values is not None else "FAIL", status, candidate.params, candidate.hash,
+            metrics, error, cached=cached, paths=paths, info=dict(result.info), timings=dict(result.timings),
+            constraints=constraints)
         self.notify(rec)
         return rec
 
@@ -134,7 +106,7 @@ class Ledger:
                 self.study.tell(trial, values, state=TrialState.COMPLETE)
             else:
                 self.study.tell(trial, state=TrialState.FAIL)
-        self.counters.skipped += 1
+        self.index.refresh()
 
     def skip(self, trial: Any, skip: str, status: str, error: str) -> None:
         """Tell a proposal that measures nothing (excluded, a twin in flight, no budget left)."""
@@ -145,18 +117,4 @@ class Ledger:
             trial.set_user_attr(STATUS, status)
             trial.set_user_attr(ERROR, error)
             self.study.tell(trial, state=TrialState.FAIL)
-        self.counters.skipped += 1
-
-    def front_snapshot(self) -> FrontSnapshot:
-        """The current front's objective values (full measurements only), frozen for a job."""
-        names = self.plan.study.metric_names
-        ok = [(r.number, values) for r in self.measured.values() if r.status == "ok" and r.skip is None
-              and (values := self.objective_values(dict(r.metrics))) is not None]
-        if ok:
-            directions = [o.direction for o in self.plan.study.objectives]
-            idx = front(np.array([v for _, v in ok]), directions)
-            ok = [ok[i] for i in idx]
-        spreads = [float(r.info["session_spread"]) for r in self.measured.values()
-                   if r.status == "ok" and r.info.get("session_spread") is not None]
-        return early_stop.snapshot(names, [o.direction for o in self.plan.study.objectives], ok,
-                                   self.plan.study.constraints, session_noise=max(spreads, default=0.0))
+        self.index.refresh()

@@ -129,6 +129,27 @@ def measured_records(all_records: Sequence[TrialRecord]) -> list[TrialRecord]:
     return [r for r in all_records if r.measured]
 
 
+def open_study(plan: Plan, sampler: Any) -> Any:
+    """The plan's study in its storage (created on first use), with ``sampler``; a UserError when
+    the stored study optimizes other objectives or explores a changed dimension."""
+    import optuna
+
+    directions = [o.direction for o in plan.study.objectives]
+    study = optuna.create_study(study_name=plan.name, storage=open_storage(plan.storage_url), directions=directions,
+                                sampler=sampler, load_if_exists=True)
+    if [d.name.lower() for d in study.directions] != directions:
+        raise UserError(f"study {plan.name!r} in {plan.storage_url} was created with other objectives; "
+                        "give the study another name or work_dir")
+    names = study.user_attrs.get("objectives")
+    if names is None:
+        study.set_user_attr("objectives", list(plan.study.metric_names))
+    elif list(names) != list(plan.study.metric_names):
+        raise UserError(f"study {plan.name!r} in {plan.storage_url} optimizes {', '.join(names)}, not "
+                        f"{', '.join(plan.study.metric_names)}; give the study another name or work_dir")
+    check_space_unchanged(plan, study)
+    return study
+
+
 def check_space_unchanged(plan: Plan, study: Any) -> None:
     """Refuse to continue a study whose dimensions changed their domain since it started.
 

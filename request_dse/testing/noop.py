@@ -5,7 +5,7 @@ outputs for the check inputs, made-up logits for the held-out split), so a trial
 what the engine costs: sampler, storage, tracking, scoring, files. ``benchmarks/overhead.py``
 runs studies of it. It is a plug-in: name this module in ``$REQUEST_DSE_PLUGINS``. Flags
 (``noop.yaml`` beside this file): ``quality`` 0-9 sets the accuracy
-(0.5 + 0.05 x quality of the held-out split answered right), ``a`` and ``b`` do nothing but
+(0.5 + 0.05 x quality of the held-out split answered right), ``a``, ``b``, ``c`` and ``d`` do nothing but
 widen the space.
 """
 

@@ -142,6 +142,10 @@ class RayCluster:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+            try:  # reaped, so that no Popen of a running process is left to the garbage collector
+                node.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
             node.close()
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import request_dse.tracking._projection as P
-from request_dse.results import TrialRecord, study_front
+from request_dse.results import TrialRecord
 from request_dse.search import owner_id, records
 from request_dse.tracking._settings import TrackingTarget
 from request_dse.tracking._sink import MlflowSink, is_connection_error
@@ -88,12 +88,12 @@ class TrackingObserver:
     def on_trial(self, search: SearchView, record: TrialRecord) -> None:
         t0 = time.perf_counter()
         self.records[record.number] = record
-        names = self.plan.study.metric_names
-        directions = [o.direction for o in self.plan.study.objectives]
-        ranks = P.pareto_ranks(list(self.records.values()), names, directions)
-
-        front, _, hv = study_front(self.plan, list(self.records.values()))
-        self.outbox.put(P.trial_payload(record, self.study_id, self.plan.name, self.owner, rank=ranks.get(record.number)),
+        # the search keeps its front up to date one trial at a time: nothing here grows with the
+        # study. A trial off the front gets its rank with every other trial's at the study's end.
+        front, _, hv = search.front()
+        on_front = any(r.number == record.number for r in front)
+        rank = 1 if on_front else None
+        self.outbox.put(P.trial_payload(record, self.study_id, self.plan.name, self.owner, rank=rank),
                         P.parent_progress(search.counters.measured, hv, len(front), search.counters.measured,
                                           int(time.time() * 1000)))
         self._wake.set()

@@ -19,6 +19,7 @@ class Tree:
 
     def __init__(self, args: list[str], tmpdir: Path, cwd: Path | None = None) -> None:
         self.mark = uuid.uuid4().hex
+        self.started = time.time()  # wall clock, to compare with the times of files it writes
         tmpdir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, MARK: self.mark, "TMPDIR": str(tmpdir)}
         self.proc = subprocess.Popen([sys.executable, "-m", "request_dse", *args], env=env, cwd=cwd,

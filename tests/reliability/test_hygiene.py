@@ -48,3 +48,30 @@ def test_nothing_left_after_a_study_as_a_process(write_study, tmp_path: Path) ->
     assert not wait_gone(tree.mark)
     left = sorted(p.name for p in tmp.iterdir() if p.name not in LIBRARY_FILES)
     assert not left, f"temporary files left behind: {left}"
+
+
+@pytest.mark.slow
+def test_a_killed_atomic_write_is_swept_by_the_next_run(write_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A writer killed halfway leaves its temporary file beside the target; the next study removes it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    cache = Path(os.environ["REQUEST_DSE_CACHE"])
+    target = cache / "models" / f"killed-{tmp_path.name}.onnx"
+    code = ("import sys, time; from pathlib import Path; from request_dse.files import write_atomic; "
+            "write_atomic(Path(sys.argv[1]), lambda tmp: (tmp.write_bytes(b''), time.sleep(600)))")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(target)])
+    deadline = time.monotonic() + 60
+    while not list(target.parent.glob(f".{target.name}.*")):
+        assert writer.poll() is None and time.monotonic() < deadline, "the writer never started its file"
+        time.sleep(0.05)
+    writer.kill()
+    writer.wait()
+    [leftover] = list(target.parent.glob(f".{target.name}.*"))
+    code_, _, err = Tree(["tune", str(write_study("sweep", budget={"trials": 1})), "-q", "--no-export"],
+                         tmp_path / "tmpdir").wait(600)
+    assert code_ == 0, err
+    assert not leftover.exists(), f"{leftover.name} outlived the run after its writer's"
+    assert not target.exists()

@@ -170,3 +170,32 @@ def test_a_changed_dimension_is_refused_not_spun_on(write_study, cli) -> None:  
         f"request-dse: error: {path}: space: dimension model.width is now [0.25, 0.75], but study 'changed' in "
         f"journal:{path.parent / '.request-dse' / 'changed' / 'study.journal'} started with [0.25, 0.5]; a running "
         "study cannot change a dimension: restore it, or give the study another name or work_dir"]
+
+
+def test_candidates_a_dead_run_left_running_are_measured_first(write_study) -> None:  # type: ignore[no-untyped-def]
+    """A killed run leaves its trials RUNNING; the next run marks them interrupted and measures
+    their candidates before anything new."""
+    import socket
+
+    from request_dse.search import load_existing
+    from request_dse.search.storage import HASH, OWNER
+    from request_dse.study import load_plan
+
+    path = write_study("lost", budget={"trials": 1})
+    first = run_study(path)
+    measured = {r.hash for r in records(first.study) if r.measured}
+    plan = load_plan(path)
+    study = load_existing(plan.storage_url, plan.name)
+    lost = [c for c in plan.space.enumerate() if c.hash not in measured][-2:]
+    for candidate in lost:  # what a run killed with kill -9 leaves: its trials RUNNING, their owner dead
+        study.enqueue_trial(candidate.params)
+        trial = study.ask()
+        plan.space.suggest(trial)
+        trial.set_user_attr(OWNER, f"{socket.gethostname()}:999999999:0.00")
+        trial.set_user_attr(HASH, candidate.hash)
+    path.write_text(path.read_text().replace("trials: 1", "trials: 3"))
+    again = run_study(path)
+    recs = records(again.study)
+    assert sorted(r.status for r in recs if r.hash in {c.hash for c in lost} and not r.measured) == \
+        ["interrupted", "interrupted"]
+    assert {r.hash for r in recs if r.measured} == measured | {c.hash for c in lost}

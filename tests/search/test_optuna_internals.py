@@ -18,7 +18,8 @@ def instances(tmp_path: Path) -> dict[str, object]:
     study = optuna.create_study(storage=storage, study_name="internals")
     study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
     return {"JournalFileBackend": backend, "JournalStorage": storage, "Study": study,
-            "FrozenTrial": study.trials[0]}
+            "FrozenTrial": study.trials[0], "JournalStorageReplayResult": storage._replay_result,
+            "Trial": study.ask(), "RDBStorage": optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'rdb.db'}")}
 
 
 @pytest.mark.parametrize(("owner", "name"), INTERNALS, ids=[f"{o}.{n}" for o, n in INTERNALS])

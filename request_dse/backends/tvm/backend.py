@@ -28,9 +28,12 @@ from request_dse.backends._base import (
     META_FILE,
     Backend,
     BuildRequest,
+    KnownFailure,
     Session,
     UnsafeSettings,
+    error_class,
     package_version,
+    read_failure,
     read_meta,
     read_settings,
     write_meta,
@@ -43,6 +46,9 @@ from request_dse.fields import describe
 from request_dse.workloads import PreparedModel
 
 LIBRARY = "model.so"
+#: Code generation flags whose value can make code this CPU cannot run (SIGILL), first to blame first.
+ISA_FLAGS = ("mattr", "mcpu")
+_PLAIN_ISA = (None, "none", "generic")
 
 
 class TvmSession(Session):
@@ -82,6 +88,22 @@ class TvmBackend(Backend):
         if self.version() is None:
             return "apache-tvm is not installed"
         return targets.cuda_problem() if {"local", "gpu"} <= capabilities else None
+
+    def known_failure(self, status: str, error: str, flags: Mapping[str, Any]) -> KnownFailure | None:
+        """Its ONNX frontend's ``OpNotImplemented`` (an operator it cannot import) is the model's;
+        an illegal instruction (SIGILL) is the ``mattr`` (else ``mcpu``) value's that made the code."""
+        known = read_failure(status, error)
+        if known is not None:
+            return known
+        kind, message = error_class(error)
+        if status == "build_error" and (kind == "OpNotImplemented" or "not supported for frontend" in message):
+            return KnownFailure("model", f"TVM's ONNX frontend cannot import the model ({message})")
+        if status == "crashed" and "SIGILL" in error:
+            for flag in ISA_FLAGS:
+                if flags.get(flag) not in _PLAIN_ISA:
+                    return KnownFailure("flag", f"the code generated with {flag}={flags[flag]} uses an instruction "
+                                                "this CPU lacks (SIGILL)", flag=flag)
+        return None
 
     def build(self, request: BuildRequest, prepared: PreparedModel) -> Mapping[str, Any]:
         import tvm

@@ -169,7 +169,7 @@ class HypervolumeModel:
             ok_tree = np.ones(gain.shape, bool)
             for j, constraint in self.constraints:
                 raw = -pred[..., j] if self.directions[j] == "maximize" else pred[..., j]
-                ok_tree &= np.vectorize(lambda v: constraint.violation(float(v)) <= 0)(raw)
+                ok_tree &= np.vectorize(lambda v, c=constraint: c.violation(float(v)) <= 0)(raw)
             gain = np.where(ok_tree, gain, 0.0)
         score = gain.mean(axis=0)
         if self.failed:  # candidates like those that failed (build error, wrong answer) are worth less

@@ -34,7 +34,7 @@ Spaces too large to enumerate (or with continuous dimensions) fall back to NSGA-
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,7 @@ class SpaceAwareSampler(BaseSampler):
         self._chosen: dict[int, Candidate] = {}
         self._trial_index: dict[int, int] = {}  # finished trial number -> candidate index (-1: none)
         self.failed: set[int] = set()  # candidates whose measurement failed
+        self.excluded: set[int] = set()  # candidates an exclusion learned by the study rules out
         self._warm = self._warm_start(defaults, warm_start)
         flag_defaults = dict(flag_defaults or {})
         self.default_flags = {i for i, c in enumerate(self.candidates)
@@ -104,6 +105,10 @@ class SpaceAwareSampler(BaseSampler):
 
     def reseed_rng(self) -> None:
         self.rng = random.Random(self.rng.randrange(2**31))
+
+    def exclude(self, matches: Callable[[Mapping[str, Any]], bool]) -> None:
+        """Never propose the candidates ``matches`` (an exclusion the study learned) says yes to."""
+        self.excluded.update(i for i, c in enumerate(self.candidates) if i not in self.excluded and matches(c.params))
 
     def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
         candidate = self._chosen.get(trial.number)
@@ -146,7 +151,7 @@ class SpaceAwareSampler(BaseSampler):
         feasible: list[bool] = []
         taken: set[int] = set()
         seen: set[int] = set()
-        for number, cand in self._chosen.items():
+        for cand in self._chosen.values():
             i = self.index.get(cand.hash)
             if i is not None:
                 taken.add(i)
@@ -167,7 +172,7 @@ class SpaceAwareSampler(BaseSampler):
             if t.state == TrialState.COMPLETE and t.values is not None and i not in seen:
                 seen.add(i)
                 idx.append(i)
-                values.append([(-v if d == "maximize" else v) for v, d in zip(t.values, self.directions)])
+                values.append([(-v if d == "maximize" else v) for v, d in zip(t.values, self.directions, strict=True)])
                 cons = t.constraints or {}
                 feasible.append(all(c <= 0 for c in (cons.values() if isinstance(cons, dict) else cons)))
             elif t.state == TrialState.FAIL and t.user_attrs.get(SKIP) is None \
@@ -186,11 +191,11 @@ class SpaceAwareSampler(BaseSampler):
 
     def choose(self, study: Any) -> Candidate:
         idx, y, feasible, taken = self._observed(study)
-        pool = [i for i in range(len(self.candidates)) if i not in taken]
+        pool = [i for i in range(len(self.candidates)) if i not in taken and i not in self.excluded]
         if not pool:  # everything measured: any candidate (the search then detects exhaustion)
             return self.candidates[self.rng.randrange(len(self.candidates))]
         for i in self._warm:
-            if i not in taken:
+            if i not in taken and i not in self.excluded:
                 self.phase = "warm start"
                 return self.candidates[i]
         if len(idx) < self.n_startup or len(idx) < 2:

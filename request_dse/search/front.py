@@ -1,0 +1,73 @@
+"""The study's Pareto front, kept up to date one finished trial at a time.
+
+It gives what :func:`request_dse.results.study_front` computes from all the trials -- the ``ok``
+trials no other dominates, the reference point (the worst value of each objective pushed out by
+a tenth of its range, unless the study fixes it) and the hypervolume -- but a new trial costs a
+comparison with the front, not a pass over the study, and the hypervolume is recomputed (over
+the front only) when the front or the reference point changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from request_dse.evaluate import FrontSnapshot, early_stop
+from request_dse.results import TrialRecord, hypervolume, reference_point
+from request_dse.study import Plan
+
+
+class FrontTracker:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.names = list(plan.study.metric_names)
+        self.directions = [o.direction for o in plan.study.objectives]
+        self.signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
+        self._front: list[tuple[TrialRecord, np.ndarray]] = []
+        self._lo = np.full(len(self.names), np.inf)   # per objective, own units, over every ok trial
+        self._hi = np.full(len(self.names), -np.inf)
+        self._count = 0
+        self._session_noise = 0.0
+        self._result: tuple[list[TrialRecord], list[float], float] | None = None
+
+    def add(self, rec: TrialRecord) -> bool:
+        """Take a finished trial into account; True when the front (or its reference) changed."""
+        if not rec.measured or rec.status != "ok" or rec.skip is not None:
+            return False
+        if rec.info.get("session_spread") is not None:
+            self._session_noise = max(self._session_noise, float(rec.info["session_spread"]))
+        try:
+            own = np.array([float(rec.metrics[m]) for m in self.names])
+        except KeyError:
+            return False
+        self._count += 1
+        self._lo, self._hi = np.minimum(self._lo, own), np.maximum(self._hi, own)
+        point = own * self.signs
+        self._result = None
+        if any(np.all(q <= point) and np.any(q < point) for _, q in self._front):
+            return True  # dominated: the reference may have moved, the front did not
+        self._front = [(r, q) for r, q in self._front if not (np.all(point <= q) and np.any(point < q))]
+        self._front.append((rec, point))
+        return True
+
+    def result(self) -> tuple[list[TrialRecord], list[float], float]:
+        """The front (by trial number), the reference point and the hypervolume."""
+        if self._result is None:
+            fixed = self.plan.study.reference_point
+            if not self._front:
+                self._result = [], [float(fixed.get(m, 0.0)) for m in self.names], 0.0
+            else:
+                computed = reference_point(np.array([self._lo, self._hi]), self.directions)
+                reference = [float(fixed.get(m, computed[j])) for j, m in enumerate(self.names)]
+                members = sorted(self._front, key=lambda item: item[0].number)
+                points = np.array([q * self.signs for _, q in members])
+                self._result = [r for r, _ in members], reference, hypervolume(points, self.directions, reference)
+        return self._result
+
+    def snapshot(self) -> FrontSnapshot:
+        """The front's objective values, frozen for a job that may stop early."""
+        front = [(r.number, list(q * self.signs)) for r, q in sorted(self._front, key=lambda item: item[0].number)]
+        return early_stop.snapshot(self.names, self.directions, front, self.plan.study.constraints,
+                                   session_noise=self._session_noise)
+
+    def __len__(self) -> int:
+        return len(self._front)
