@@ -59,11 +59,19 @@ def test_mlflow_ui_binds_loopback(tmp_path: Path) -> None:
     (tmp_path / "mlflow" / "mlflow.db").touch()
     exe = str(Path(sys.executable).with_name("request-dse"))
     proc = _start([exe, "ui", "--port", str(port)], cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
     try:
         assert _listening(proc.pid, port) == {"127.0.0.1"}
+        assert proc.stdout is not None
+        first = ""
+        while url not in first:  # printed once the UI answers (a little after it listens)
+            line = proc.stdout.readline()
+            if not line:
+                break
+            first += line
     finally:
         out, err = _stop(proc)
-    assert f"http://127.0.0.1:{port}" in out and "warning" not in err
+    assert url in first + out and "warning" not in err
 
 
 @pytest.mark.slow
