@@ -55,7 +55,8 @@ def _host() -> str:
     return socket.gethostname().replace("-", "_").replace("/", "_")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,7 +74,7 @@ def stale_temp(path: Path, now: float | None = None) -> bool:
         return False
     match = _TEMP.match(name)
     if match is not None and match["host"] == _host() and int(match["pid"]) != os.getpid() \
-            and not _alive(int(match["pid"])):
+            and not pid_alive(int(match["pid"])):
         return True
     try:
         age = (now or time.time()) - path.stat().st_mtime

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from request_dse.envs import child_main, die_with_parent, summarize_exception
+from request_dse.files import pid_alive
 from request_dse.plugins import ENV as PLUGINS_ENV
 
 __all__ = ["HINTS", "MEMORY_POLL_S", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
@@ -105,18 +106,8 @@ def sweep_dead_temp_dirs(parent: Path | None = None) -> None:
             pid = int((other / _OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if str(other) != mine and pid != os.getpid() and not _alive(pid):
+        if str(other) != mine and pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(other, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def signal_name(code: int | None) -> str:
