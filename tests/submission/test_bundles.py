@@ -107,7 +107,9 @@ def test_validate_fails_a_claim_the_artifact_cannot_hold(bundle_copy) -> None:  
     write_checksums(root)
     result = run_cli("validate", root)
     assert result.code == 1, result
-    assert "functional" in result.out and "not reproduced: latency_p50_ms, latency_p90_ms" in result.out
+    assert "functional" in result.out and "not reproduced: " in result.out
+    failed = result.out.split("not reproduced: ", 1)[1].splitlines()[0]  # a busy machine may fail more figures
+    assert "latency_p50_ms" in failed and "latency_p90_ms" in failed, result.out
     assert json.loads((root / "validation.json").read_text())["badges"] == ["available", "functional"]
 
 
