@@ -3,8 +3,6 @@ and real servers (``request_dse.testing.service``)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -17,24 +15,10 @@ import yaml
 from request_dse.submission.archive import make_archive
 from request_dse.submission.checksums import write_checksums
 from request_dse.testing.postgres import PostgresServer, start_postgres
-from tests.conftest import FAST_MEASURE, CliResult, study_doc
+from tests.conftest import FAST_MEASURE, run_cli, study_doc
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tournaments" / "example.yaml"
-
-
-def run_cli(*args: str | Path) -> CliResult:
-    """``request-dse ARGS`` in this process (usable from fixtures of any scope)."""
-    from request_dse.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def _tune(root: Path, name: str, **overrides: Any) -> list[Path]:

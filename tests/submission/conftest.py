@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,21 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FAST_MEASURE, CliResult, study_doc
-
-
-def run_cli(*args: str | Path) -> CliResult:
-    """``request-dse ARGS`` in this process (usable from fixtures of any scope)."""
-    from request_dse.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return CliResult(code, out.getvalue(), err.getvalue())
+from tests.conftest import FAST_MEASURE, CliResult, run_cli, study_doc
 
 
 def write(tmp: Path, name: str, **overrides: object) -> Path:
