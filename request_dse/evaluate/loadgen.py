@@ -40,6 +40,10 @@ def intervals(docs: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float
     return out
 
 
+#: What a SingleStream session says of LoadGen's response path (see targets/loadgen/session.py).
+_RESPONSE_PATH = ("sut_run_p90_ms", "response_path_p90_ms")
+
+
 def loadgen_result(sessions: Sequence[SessionResult],
                    trial_dir: Path) -> tuple[dict[str, float], dict[str, Any], str | None]:
     """(metrics, info, why the answers are wrong or None) of LoadGen sessions; writes ``loadgen/trial.json``."""
@@ -58,7 +62,8 @@ def loadgen_result(sessions: Sequence[SessionResult],
         scored = first.get("scored_dir")
         record = {"reported": Path(docs[chosen]["dir"]).name, "scenario": first.get("scenario"),
                   "scored": Path(scored).name if scored else None,
-                  "sessions": [{"dir": Path(d["dir"]).name, "figures": d.get("figures", {})} for d in docs],
+                  "sessions": [{"dir": Path(d["dir"]).name, "figures": d.get("figures", {}),
+                                **{k: d[k] for k in _RESPONSE_PATH if k in d}} for d in docs],
                   "intervals": {k: list(v) for k, v in intervals(docs).items()}}
         for key in ("accuracy", "compliance"):
             if first.get(key) is not None:
