@@ -1,0 +1,164 @@
+"""The process that sends a study's outbox to MLflow while the study runs.
+
+The search's thread only appends payloads to the outbox (a local file) and sets an event; a
+child process of its own reads the outbox and sends it with ``log_batch`` calls. MLflow's
+client, its HTTP requests and their JSON never share the search's interpreter (its GIL), so a
+slow or unreachable server costs the search nothing but the appends.
+
+The child sends until told to stop, then until the outbox is empty, the server is unreachable
+or ``flush_timeout_s`` has passed; what is left waits in the outbox for the next run of the
+study or ``request-dse sync``. It also stops, after one last send, when the study's process is
+gone (killed), and it ignores SIGINT: Ctrl-C stops the study, which then tells the child to
+finish.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from request_dse.results import TrialRecord
+from request_dse.tracking._settings import TrackingTarget
+from request_dse.tracking._sink import MlflowSink, is_connection_error
+from request_dse.tracking.outbox import Outbox
+from request_dse.tracking.sync import drain, repair
+
+#: How often the child retries an unreachable server when nothing new arrives.
+RETRY_EVERY_S = 30.0
+#: How often the child looks whether the study's process is still there.
+CHECK_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """What the child needs: where to send, and the study's trials when it started (to repair)."""
+
+    target: TrackingTarget
+    outbox: Outbox
+    study_id: str
+    study: str
+    owner: str
+    names: tuple[str, ...]
+    directions: tuple[str, ...]
+    snapshot: tuple[TrialRecord, ...]
+    flush_timeout_s: float
+
+
+class Sender:
+    """Sends one study's outbox: connects, repairs stale runs once, drains (in the child)."""
+
+    def __init__(self, config: SenderConfig, report: Any = None) -> None:
+        self.config = config
+        self.outbox = config.outbox
+        self.offline_reason = ""
+        self._report = report  # a Connection the offline reason goes back on, or None
+        self._sink: Any = None
+        self._warned = False
+
+    def _connect(self) -> bool:
+        c = self.config
+        try:
+            if self._sink is None:
+                self._sink = MlflowSink(c.target, c.study_id)
+            if self._sink.experiment_id is None:
+                self._sink.connect()
+                repair(self._sink, self.outbox, c.snapshot, c.study_id, c.study, c.owner, c.names, c.directions)
+            return True
+        except Exception as exc:  # noqa: BLE001 - the sender must not die
+            if self._sink is not None:
+                self._sink.experiment_id = None
+            self._offline(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                          expected=is_connection_error(exc))
+            return False
+
+    def _offline(self, reason: str, *, expected: bool = True) -> None:
+        self.offline_reason = reason
+        if self._report is not None:
+            self._report.send(reason)
+        if not self._warned:
+            self._warned = True
+            what = "cannot reach" if expected else "failed to write to"
+            print(f"request-dse: tracking: {what} {self.config.target.uri} ({reason}); trials go on and their "
+                  f"runs wait in {self.outbox.path}", file=sys.stderr, flush=True)
+
+    def send(self) -> None:
+        """Send what is pending now (nothing when another process holds the outbox)."""
+        try:
+            with self.outbox.sending() as mine:
+                if not mine or not self._connect():
+                    return
+                result = drain(self._sink, self.outbox)
+                if result.offline:
+                    self._offline(result.error)
+                elif self.offline_reason:
+                    self.offline_reason = ""
+                    if self._report is not None:
+                        self._report.send("")
+        except Exception as exc:  # noqa: BLE001 - never take the study down
+            self._offline(f"{type(exc).__name__}: {exc}", expected=False)
+
+
+def serve(config: SenderConfig, wake: Any, stop: Any, report: Any, parent: int) -> None:
+    """The child's loop (see the module's docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sender = Sender(config, report)
+    deadline, last = None, 0.0
+    while True:
+        woken = wake.wait(CHECK_EVERY_S)
+        ending = stop.is_set() or os.getppid() != parent
+        if not (woken or ending or time.monotonic() - last >= RETRY_EVERY_S):
+            continue
+        wake.clear()
+        last = time.monotonic()
+        sender.send()
+        if ending:
+            if not len(sender.outbox) or sender.offline_reason:
+                return
+            deadline = deadline or time.monotonic() + config.flush_timeout_s
+            if time.monotonic() > deadline:
+                return
+
+
+class SenderProcess:
+    """The study's handle on its sending child."""
+
+    def __init__(self, config: SenderConfig) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+        self._wake, self._stop = ctx.Event(), ctx.Event()
+        self._reasons, report = ctx.Pipe(duplex=False)
+        self.config = config
+        self._process = ctx.Process(target=serve, name="request-dse-tracking", daemon=True,
+                                    args=(config, self._wake, self._stop, report, os.getpid()))
+        self._process.start()
+        report.close()
+        self._wake.set()  # open the parent run and repair stale runs now, not at the first trial
+        self._reason = ""
+
+    def wake(self) -> None:
+        """New payloads are in the outbox (costs the caller a semaphore release)."""
+        self._wake.set()
+
+    def offline_reason(self) -> str:
+        """Why the child's last send failed ('' when it did not)."""
+        try:
+            while not self._reasons.closed and self._reasons.poll():
+                self._reason = self._reasons.recv()
+        except (EOFError, OSError):
+            pass
+        return self._reason
+
+    def finish(self, grace_s: float = 15.0) -> None:
+        """Tell the child to send what is left and wait for it (at most its flush timeout and ``grace_s``)."""
+        self._stop.set()
+        self._wake.set()
+        self._process.join(self.config.flush_timeout_s + grace_s)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+        self.offline_reason()  # its last word, before the pipe closes
+        self._reasons.close()

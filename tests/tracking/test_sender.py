@@ -1,0 +1,101 @@
+"""The sending process: MLflow is written from a child of its own, which finishes what the study
+left in the outbox and never outlives the study for long."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from request_dse.results import TrialRecord
+from request_dse.tracking import TrackingTarget
+from request_dse.tracking._projection import trial_payload
+from request_dse.tracking.outbox import Outbox
+from request_dse.tracking.sender import SenderConfig, SenderProcess
+
+from ._helpers import fault_study, study_runs
+from .conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def senders(pid: int) -> list[int]:
+    """The children of ``pid`` started by multiprocessing's spawn (the measurement workers come
+    from a forkserver)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid and "spawn_main" in cmdline(int(entry.name)):
+            out.append(int(entry.name))
+    return out
+
+
+def config(tmp_path: Path, uri: str, *, flush_timeout_s: float = 30.0) -> SenderConfig:
+    target = TrackingTarget(uri=uri, experiment="request-dse-tests", artifact_root=None)
+    return SenderConfig(target, Outbox(tmp_path / "tracking" / "outbox.jsonl"), "sender-test", "sender", "owner",
+                        ("accuracy_top1",), ("maximize",), (), flush_timeout_s)
+
+
+def test_an_unreachable_server_is_reported_back_and_the_child_ends(tmp_path: Path) -> None:
+    record = TrialRecord(0, "COMPLETE", "ok", {"model.width": 0.5}, "abc", metrics={"accuracy_top1": 0.9})
+    cfg = config(tmp_path, f"http://127.0.0.1:{free_port()}")
+    cfg.outbox.put(trial_payload(record, "sender-test", "sender", "owner"))
+    sender = SenderProcess(cfg)
+    assert sender.config.outbox.pending()
+    started = time.monotonic()
+    sender.finish()
+    assert time.monotonic() - started < cfg.flush_timeout_s
+    assert "Connection" in sender.offline_reason() or "Max retries" in sender.offline_reason(), sender.offline_reason()
+    assert len(cfg.outbox) == 1  # still waiting, for the next run or `request-dse sync`
+
+
+def test_a_killed_study_leaves_its_runs_sent_and_no_sender_behind(server, write_study) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of the study's process alone: its sender notices, sends what the outbox holds (the
+    parent run, the running trial) and exits."""
+    doc = fault_study("orphan", server.url, trials=2)
+    doc["frameworks"] = {"faults": {"fault": ["none"], "stage": ["measure"]}}
+    doc["measure"] = {**doc["measure"], "min_time_s": 300.0, "max_time_s": 600.0, "max_runs": 10**9, "timeout_s": 900}
+    path = write_study("orphan", **doc)
+    exe = Path(sys.executable).with_name("request-dse")
+    proc = subprocess.Popen([str(exe), "tune", str(path), "-q"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    outbox = Outbox(path.parent / ".request-dse" / "orphan" / "tracking" / "outbox.jsonl")
+    try:
+        deadline = time.monotonic() + 300
+        while not any(p["key"].startswith("trial:") for _, p in outbox.pending()) or not senders(proc.pid):
+            assert proc.poll() is None, "tune ended before it was killed"
+            assert time.monotonic() < deadline, "no trial started"
+            time.sleep(0.2)
+        alive = set(senders(proc.pid))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 60
+        while alive and time.monotonic() < deadline:
+            alive = {pid for pid in alive if "spawn_main" in cmdline(pid)}
+            time.sleep(0.2)
+        assert not alive, "the sender outlived the study by a minute"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the measurement workers
+        except ProcessLookupError:
+            pass
+    parents, children_runs = study_runs(server.client(), "orphan")
+    assert len(parents) == 1 and parents[0].info.status == "RUNNING"
+    statuses = [r.info.status for r in children_runs]
+    assert statuses and set(statuses) == {"RUNNING"}, statuses  # closed as KILLED by the next run or sync
+    assert not outbox.pending()
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
