@@ -9,7 +9,9 @@ The child sends until told to stop, then until the outbox is empty, the server i
 or ``flush_timeout_s`` has passed; what is left waits in the outbox for the next run of the
 study or ``request-dse sync``. It also stops, after one last send, when the study's process is
 gone (killed), and it ignores SIGINT: Ctrl-C stops the study, which then tells the child to
-finish.
+finish. It runs at a lower priority (``nice`` +10) and on the cores the study's process had when
+it started (the build cores, under the local executor): sending never takes a core from a
+measurement.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from request_dse.tracking.sync import drain, repair
 
 #: How often the child retries an unreachable server when nothing new arrives.
 RETRY_EVERY_S = 30.0
+#: The child's niceness, added to the study's.
+NICENESS = 10
 #: How often the child looks whether the study's process is still there.
 CHECK_EVERY_S = 1.0
 
@@ -106,6 +110,10 @@ class Sender:
 def serve(config: SenderConfig, wake: Any, stop: Any, report: Any, parent: int) -> None:
     """The child's loop (see the module's docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(NICENESS)  # background work: the search and its measurements come first
+    except OSError:
+        pass
     sender = Sender(config, report)
     deadline, last = None, 0.0
     while True:
