@@ -12,8 +12,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["quickstart", "reliability", "untrusted", "tracking", "executors", "tvm_tuning", "search_efficiency",
-         "early_stopping", "overhead", "overhead_10000", "profile", "profile_tracking", "tuned_vs_baseline",
-         "environments", "scoreboard", "gpu"]
+         "search_efficiency_variant", "early_stopping", "overhead", "overhead_10000", "profile", "profile_tracking",
+         "tuned_vs_baseline", "environments", "scoreboard", "gpu"]
 HEADER = """# Benchmark results
 
 Figures measured on this project's reference machine (2 cores, no GPU), each with the command
