@@ -68,7 +68,7 @@ def main() -> None:
         write_target(tmp)
         uri = f"sqlite:///{tmp / 'mlflow.db'}" if args.tracking else None
         warm = load_plan(write_study(tmp, "warm", 3, None, "inline"))  # prepares the model once
-        _run(warm, make_executor, Search)
+        run_inline(warm, make_executor, Search)
         study = write_study(tmp, "profiled", args.trials, uri, "inline")
         doc = yaml.safe_load(study.read_text())
         doc["sampler"]["name"] = args.sampler
@@ -83,7 +83,7 @@ def main() -> None:
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()
-        search = _run(plan, make_executor, Search, observers)
+        search = run_inline(plan, make_executor, Search, observers)
         profiler.disable()
         wall = time.perf_counter() - started
         recs = records(search.study)
@@ -129,7 +129,7 @@ def main() -> None:
         write_section(RESULTS.with_name("profile_tracking.md") if args.tracking else RESULTS, lines)
 
 
-def _run(plan, make_executor, search_cls, observers=()):  # type: ignore[no-untyped-def]
+def run_inline(plan, make_executor, search_cls, observers=()):  # type: ignore[no-untyped-def]
     executor = make_executor(plan, "inline")
     search = search_cls(plan, executor, list(observers))
     try:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from _util import REPO, machine, write_section  # noqa: E402
 from overhead import write_study, write_target  # noqa: E402
-from profile_search import completions, window_ms  # noqa: E402
+from profile_search import completions, run_inline, window_ms  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "tracking_scale.md"
 COMMAND = ".venv/bin/python benchmarks/tracking_scale.py"
@@ -48,7 +48,7 @@ def one(trials: int, tracking: bool, uri: str | None) -> dict[str, float]:
         write_target(tmp)
         uri = uri or f"sqlite:///{tmp / 'mlflow.db'}"
         warm = load_plan(write_study(tmp, "warm", 3, None, "inline"))  # prepares the model once
-        _run(warm, make_executor, Search, [])
+        run_inline(warm, make_executor, Search, [])
         study = write_study(tmp, f"scale-{'on' if tracking else 'off'}-{os.getpid()}", trials,
                             uri if tracking else None, "inline")
         doc = yaml.safe_load(study.read_text())
@@ -71,23 +71,13 @@ def one(trials: int, tracking: bool, uri: str | None) -> dict[str, float]:
 
             observer.on_end = on_end  # type: ignore[method-assign]
         started, cpu0 = time.time(), time.thread_time()
-        search = _run(plan, make_executor, Search, observers)
+        search = run_inline(plan, make_executor, Search, observers)
         cpu = time.thread_time() - cpu0
         stamps = completions(records(search.study))
         return {"trials": len(stamps), "wall_s": stamps[-1] - started, "cpu_s": cpu,
                 "first_ms": window_ms(stamps, True), "last_ms": window_ms(stamps, False),
                 "callback_ms": sum(o.callback_s for o in observers) / len(stamps) * 1e3,
                 "flush_s": ended.get("flush_s", 0.0), "left": sum(len(o.outbox) for o in observers)}
-
-
-def _run(plan, make_executor, search_cls, observers):  # type: ignore[no-untyped-def]
-    executor = make_executor(plan, "inline")
-    search = search_cls(plan, executor, list(observers))
-    try:
-        search.run()
-    finally:
-        executor.shutdown()
-    return search
 
 
 def main() -> None:
