@@ -36,7 +36,10 @@ from request_dse.service.models import (
 )
 from request_dse.service.tables import entries, jobs, submissions, validations
 from request_dse.service.tokens import Principal
-from request_dse.service.uploads import Refused, receive
+from request_dse.service.uploads import Refused, drain, receive
+
+#: A refused upload is read (and dropped) up to this many times the upload limit before the answer.
+DRAIN_FACTOR = 4
 
 router = APIRouter(prefix="/api/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem}
@@ -194,6 +197,7 @@ async def _upload(request: Request, response: Response, track: str | None = None
         raise too_many(wait, f"submissions for token {who.name!r} (limit {limits.submissions_per_hour} an hour)")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.upload_bytes:
+        await drain(request.receive, DRAIN_FACTOR * limits.upload_bytes)
         raise HTTPException(413, f"upload of {int(declared)} bytes: larger than the limit of {limits.upload_mb:g} MiB")
     incoming = service.tournament.store / ".incoming"
     incoming.mkdir(parents=True, exist_ok=True)
@@ -203,6 +207,8 @@ async def _upload(request: Request, response: Response, track: str | None = None
         result = await run_in_threadpool(accept, service.engine, service.tournament, who, folder / "upload", size,
                                          track)
     except Refused as exc:
+        if exc.unread:
+            await drain(request.receive, DRAIN_FACTOR * limits.upload_bytes)
         raise HTTPException(exc.status, exc.message) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -9,15 +9,16 @@ status and one line, the same for the API and ``request-dse submit``.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import re
 import struct
 import tarfile
 import zipfile
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -34,9 +35,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 class Refused(Exception):
     """An upload or request the service refuses: ``status`` (HTTP) and one line saying why."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, unread: bool = False) -> None:
         self.status = status
         self.message = one_line(message)
+        self.unread = unread  # the client was still sending (see :func:`drain`)
         super().__init__(self.message)
 
 
@@ -53,11 +55,31 @@ async def receive(chunks: AsyncIterator[bytes], dest: Path, cap: int) -> int:
         async for chunk in chunks:
             size += len(chunk)
             if size > cap:
-                raise Refused(413, f"upload larger than the limit of {cap / 2**20:g} MiB")
+                raise Refused(413, f"upload larger than the limit of {cap / 2**20:g} MiB", unread=True)
             out.write(chunk)
     if size == 0:
         raise Refused(400, "empty upload: send a bundle archive (.tar.gz or .zip) as the request body")
     return size
+
+
+async def drain(receive: Callable[[], Awaitable[Mapping[str, Any]]], budget_bytes: int, budget_s: float = 5.0) -> None:
+    """Read and drop what is left of a refused upload, up to ``budget_bytes`` and ``budget_s``, so
+    that a client still sending reads the refusal rather than a reset connection (the lingering
+    close web servers do); past the budget the connection is simply closed."""
+    async def rest() -> None:
+        seen = 0
+        while seen <= budget_bytes:
+            message = await receive()
+            if message.get("type") != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    try:
+        await asyncio.wait_for(rest(), budget_s)
+    except (asyncio.TimeoutError, OSError, RuntimeError):
+        return
 
 
 def archive_kind(path: Path) -> str:
