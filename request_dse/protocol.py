@@ -8,15 +8,19 @@ Two protocols time a candidate (``protocol``):
 * ``loadgen``: MLPerf Inference's LoadGen issues the queries of a ``scenario`` to the candidate
   (:class:`LoadGenConfig`), in ``repeats`` sessions of their own.
 
-Either way, a session whose median sits outside the other sessions' intervals (by more than
-``session_tolerance``, relative) is set aside and measured again, up to ``max_extra_sessions``
-more sessions. Executors enforce ``timeout_s`` and ``memory_limit_mb`` on each session; early
+Either way, runs timed in a slow spell of the host (windows of consecutive runs whose median sits
+outside the fastest agreeing windows' intervals by more than ``session_tolerance``, relative) are
+set aside, and sessions without steady windows are measured again, up to ``max_extra_sessions``
+more sessions. ``settle_span_s`` spreads a measurement's sessions over that much wall time: the
+host's slow spells last up to seconds, and only sessions spread wider than a spell find its steady
+state again whenever they run. The confirm phase and ``validate`` use ``SPAN_S`` and
+``SPAN_EXTRA_SESSIONS`` at least. Executors enforce ``timeout_s`` and ``memory_limit_mb`` on each session; early
 stopping (``early_stop``) decides which candidates get the whole protocol.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 PROTOCOLS = ("request-dse", "loadgen")
 #: LoadGen's scenarios, as a study names them.
@@ -26,6 +30,10 @@ SCENARIO_DIMENSION = "measure.scenario"
 #: The official seeds of MLPerf Inference's mlperf.conf (LoadGen's query order and arrival times).
 MLPERF_SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203,
                 "schedule_rng_seed": 16159082839903944936}
+#: What the confirm phase and validation spread a measurement's sessions over, at least: the wall
+#: time (s), and the extra sessions it may take.
+SPAN_S = 4.0
+SPAN_EXTRA_SESSIONS = 16
 #: The minimum run MLPerf Inference requires of a submission: ms, and queries per scenario.
 MLPERF_MIN_DURATION_MS = 600_000
 MLPERF_MIN_QUERIES = {"single_stream": 64, "multi_stream": 662, "server": 270_336, "offline": 1}
@@ -81,7 +89,15 @@ class MeasureConfig:
     loadgen: LoadGenConfig = LoadGenConfig()
     session_tolerance: float = 0.05
     max_extra_sessions: int = 3
+    settle_span_s: float = 0.0               # sessions keep coming (within max_extra_sessions) until they span this
 
     @property
     def uses_loadgen(self) -> bool:
         return self.protocol == "loadgen"
+
+    def spread(self, span_s: float) -> MeasureConfig:
+        """This protocol with its sessions spread over ``span_s`` of wall time at least, and the
+        extra sessions that takes."""
+        if span_s <= self.settle_span_s:
+            return self
+        return replace(self, settle_span_s=span_s, max_extra_sessions=max(self.max_extra_sessions, SPAN_EXTRA_SESSIONS))

@@ -65,6 +65,8 @@ def study_doc(name: str = "t", **overrides: Any) -> dict[str, Any]:
         "cache": False,
     }
     doc.update(overrides)
+    if isinstance(doc.get("confirm"), dict):  # confirmations in one go unless a test spreads them
+        doc["confirm"] = {"span_s": 0.0, **doc["confirm"]}
     return doc
 
 

@@ -12,13 +12,16 @@ import click
 @click.option("--target", help="Target to run on (default: the one each bundle names, from targets/).")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.25, show_default=True,
               help="Relative slack on latency-derived metrics when it exceeds the recorded 95% interval.")
+@click.option("--span", "span_s", type=click.FloatRange(min=0, max=60), default=4.0, show_default=True,
+              help="Seconds of wall time a bundle's sessions spread over at least (0: as the bundle says), so "
+                   "that a slow spell of the host does not decide the figures.")
 @click.option("--two-sided", is_flag=True, help="Also fail latency figures better than recorded beyond the slack.")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
               help="The validation store verdicts are appended to (default: $REQUEST_DSE_VALIDATIONS, else "
                    "~/.local/share/request-dse/validations.jsonl).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only one line per bundle and the summary.")
-def command(bundles: tuple[Path, ...], target: str | None, tolerance: float, two_sided: bool, store: Path | None,
-            quiet: bool) -> int:
+def command(bundles: tuple[Path, ...], target: str | None, tolerance: float, span_s: float, two_sided: bool,
+            store: Path | None, quiet: bool) -> int:
     """Check each of BUNDLES and award artifact-evaluation badges.
 
     Each argument is a bundle (a folder, .tar.gz or .zip) or a folder searched for bundles.
@@ -50,7 +53,7 @@ def command(bundles: tuple[Path, ...], target: str | None, tolerance: float, two
             click.echo(verdict.line(path))
 
     verdicts = validate_all(find_bundles(bundles, keep_missing=True), target=target, tolerance=tolerance,
-                            two_sided=two_sided, echo=echo, store=records, report=report)
+                            two_sided=two_sided, echo=echo, store=records, report=report, span_s=span_s)
     counts = {s: sum(v.status == s for v in verdicts) for s in ("reproduced", "functional", "available", "rejected")}
     click.echo(f"{len(verdicts)} bundle(s): " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
                + f"; verdicts recorded in {records.path}")

@@ -66,7 +66,7 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
 
 def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: SessionRequest,
             log: Path) -> tuple[MeasureResult, dict[str, Any] | None]:
-    """Sessions in a slow mode set aside and measured again (:mod:`.repeatability`)."""
+    """Runs of a slow spell set aside, sessions without steady runs measured again (:mod:`.repeatability`)."""
     protocol = request.protocol
 
     def more(n: int) -> MeasureResult:
@@ -74,7 +74,8 @@ def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: 
                                     compliance=False)
         return runtime.measure(target, extra, log)
 
-    return settle(measured, protocol.repeats, protocol.session_tolerance, protocol.max_extra_sessions, more)
+    return settle(measured, protocol.repeats, protocol.session_tolerance, protocol.max_extra_sessions, more,
+                  span_s=protocol.settle_span_s)
 
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,

@@ -69,6 +69,7 @@ def _verdict(request: dict[str, Any]) -> dict[str, Any]:
 
     try:
         verdict = validate(request["bundle"], target=request["target"], tolerance=request["tolerance"], write=False,
+                           span_s=request["span_s"],
                            echo=lambda line: print(line, flush=True))
     except BundleError as exc:
         return {"status": "failed", "reason": str(exc)}

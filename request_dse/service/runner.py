@@ -41,6 +41,7 @@ class JobRequest:
     target: str
     target_yaml: str          # the organizer's target file, as the tournament names it
     tolerance: float
+    span_s: float
     timeout_s: float
     memory_mb: int
     sandbox: str              # auto | bubblewrap | process
@@ -117,7 +118,7 @@ def run_job(request: JobRequest, archive: Path, cancel: threading.Event | None =
         reader, writer = os.pipe()
         (work / "request.json").write_text(json.dumps({
             "bundle": str(bundle), "target": request.target, "tolerance": request.tolerance,
-            "timeout_s": request.timeout_s, "memory_mb": request.memory_mb,
+            "span_s": request.span_s, "timeout_s": request.timeout_s, "memory_mb": request.memory_mb,
             "sandbox": box.kind, "parent": os.getpid() if box.kind == "process" else None}))
         log = job_dir / "job.log"
         with open(log, "wb") as out:

@@ -7,7 +7,7 @@
     store: .request-dse/example/bundles
     opens: 2026-01-01T00:00:00Z                     # optional; closes: likewise
     limits: {upload_mb: 64, expanded_mb: 256, members: 2000, requests_per_minute: 120}
-    validation: {executor: local, tolerance: 0.25, timeout_s: 900, sandbox: auto}
+    validation: {executor: local, tolerance: 0.25, span_s: 4, timeout_s: 900, sandbox: auto}
     tracks:
       - name: digits-cpu
         workload: digits
@@ -32,6 +32,7 @@ from request_dse.errors import ConfigError
 from request_dse.expr import ExpressionError, MetricConstraint
 from request_dse.fields import Choice, Ctx, Custom, Field, Float, Int, ListOf, MapOf, Record, Str, describe, validate
 from request_dse.metrics import METRICS, Objective
+from request_dse.protocol import SPAN_S
 from request_dse.study import available_names, find_data_file
 from request_dse.yamlfile import load_yaml
 
@@ -85,6 +86,7 @@ class Validation:
     ray_address: str | None = None      # ray: the cluster (default $RAY_ADDRESS, else a local instance)
     workers: int = 1                    # 0: this server only takes submissions (another one validates)
     tolerance: float = 0.25
+    span_s: float = SPAN_S              # wall time a bundle's sessions spread over, at least
     timeout_s: float = 900.0            # wall clock of one validation job
     memory_mb: int = 8192               # address-space limit of the job's processes
     attempts: int = 3                   # a job whose runner is lost this many times fails
@@ -189,6 +191,7 @@ _FILE = Record({
         "ray_address": Field(Str(), None),
         "workers": Field(Int(low=0, high=64), Validation.workers),
         "tolerance": Field(Float(low=0), Validation.tolerance),
+        "span_s": Field(Float(low=0, high=60), Validation.span_s),
         "timeout_s": Field(Float(low=0, low_exclusive=True), Validation.timeout_s),
         "memory_mb": Field(Int(low=256), Validation.memory_mb),
         "attempts": Field(Int(low=1, high=100), Validation.attempts),

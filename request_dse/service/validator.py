@@ -122,7 +122,7 @@ class Validator:
         db = sqlite_path(self.tournament.database)
         hide = tuple(str(p) for p in (self.tournament.store, db.parent if db else None) if p is not None)
         return JobRequest(job.id, job.entry_id, job.target, Path(self._targets[job.target]).read_text(),
-                          settings.tolerance, settings.timeout_s, settings.memory_mb, settings.sandbox, hide)
+                          settings.tolerance, settings.span_s, settings.timeout_s, settings.memory_mb, settings.sandbox, hide)
 
     def _run(self, job: queue.Job) -> None:
         cancel = self._cancels[job.id]

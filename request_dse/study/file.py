@@ -26,6 +26,7 @@ from request_dse.fields import (
     validate,
 )
 from request_dse.metrics import METRICS, Objective
+from request_dse.protocol import SPAN_S
 from request_dse.study.measure import MEASURE, check_metrics, measure_config
 from request_dse.study.records import (
     EXECUTORS,
@@ -131,7 +132,8 @@ _STUDY = Record({
                             hint="an executor name or {name, options}"), lambda: {"name": "local"}),
     "tracking": Field(Record({"enabled": Field(Bool(), True), "uri": Field(Str(), None),
                               "experiment": Field(Str(), None)}), dict),
-    "confirm": Field(Record({"enabled": Field(Bool(), True), "repeats": Field(Int(low=1, high=20), 3)}), dict),
+    "confirm": Field(Record({"enabled": Field(Bool(), True), "repeats": Field(Int(low=1, high=20), 3),
+                             "span_s": Field(Float(low=0, high=60), SPAN_S)}), dict),
     "submissions": Field(Record({"dir": Field(Str(), None)}), dict),
     "cache": Field(Bool(), True),
     "environment": Field(Record({

@@ -41,6 +41,7 @@ MEASURE = Record({
     }), None),
     "session_tolerance": Field(Float(low=0), 0.05),
     "max_extra_sessions": Field(Int(low=0, high=20), 3),
+    "settle_span_s": Field(Float(low=0, high=60), 0.0),
 })
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from request_dse.expr import MetricConstraint
 from request_dse.metrics import Objective
-from request_dse.protocol import MeasureConfig
+from request_dse.protocol import SPAN_S, MeasureConfig
 from request_dse.workloads import WorkloadRef
 
 SAMPLERS = ("default", "nsga2", "nsga3", "tpe", "gp", "random", "grid")
@@ -51,6 +51,7 @@ class TrackingConfig:
 class ConfirmConfig:
     enabled: bool = True
     repeats: int = 3
+    span_s: float = SPAN_S     # the wall time a confirmation's sessions spread over, at least
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ LOADGEN_KEYS = ("protocol", "scenario", "loadgen")
 LOADGEN_CAPS = {"min_duration_ms": 60_000, "min_query_count": 1_000_000, "samples_per_query": 4096,
                 "performance_sample_count": 1_000_000, "server_search_s": 120.0, "target_qps": 1e7,
                 "target_latency_ms": 60_000.0}
-SESSION_CAPS = {"session_tolerance": 1.0, "max_extra_sessions": 10}
+SESSION_CAPS = {"session_tolerance": 1.0, "max_extra_sessions": 20, "settle_span_s": 30.0}
 TESTS = ("TEST01", "TEST04")
 
 
@@ -75,14 +75,20 @@ def compliance_problem(info: Mapping[str, Any]) -> str | None:
 
 
 def sessions_note(info: Mapping[str, Any]) -> str | None:
-    """One line on the sessions set aside as a slow mode, or None."""
+    """One line on the sessions measured beyond the protocol's and the runs set aside as slow, or None."""
     report = info.get("sessions")
     if not report:
         return None
-    whys = "; ".join(d["why"] for d in report.get("discarded", []))
-    head = (f"{len(report.get('discarded', []))} of {report.get('measured')} sessions set aside and measured again"
-            if report.get("settled") else f"no {report.get('kept')} sessions agreed; every session kept")
-    return f"{head}: {whys}" if whys else head
+    if not report.get("settled"):
+        return f"no {report.get('kept')} sessions agreed; every session kept"
+    wins, discarded = report.get("windows") or {}, report.get("discarded", [])
+    parts = [f"{report.get('measured')} sessions over {report.get('span_s', 0):.1f} s"]
+    if wins.get("measured", 0) > wins.get("kept", 0):
+        parts.append(f"{wins['measured'] - wins['kept']} of {wins['measured']} windows ({wins['runs_set_aside']} runs) "
+                     "set aside as a slow spell")
+    if discarded:
+        parts.append(f"{len(discarded)} sessions set aside: " + "; ".join(d["why"] for d in discarded))
+    return "; ".join(parts) if len(parts) > 1 else parts[0] + ", every run kept"
 
 
 def not_applicable(target: Any) -> str | None:

@@ -119,7 +119,7 @@ class ConfirmPhase:
         if trial_dir.exists():
             shutil.rmtree(trial_dir)
         trial_dir.mkdir(parents=True)
-        protocol = confirm_protocol(job.session.protocol, self.repeats)
+        protocol = confirm_protocol(job.session.protocol, self.repeats, self.plan.study.confirm.span_s)
         assert job.build is not None  # a fresh job builds
         # LoadGen's compliance tests run with the confirmation, so bundles carry their logs
         session = dataclasses.replace(job.session, protocol=protocol, log_dir=trial_dir / "loadgen",

@@ -108,17 +108,18 @@ def machine_fingerprint() -> str:
     return sysinfo.fingerprint({**sysinfo.environment(), "cores": os.cpu_count()})
 
 
-def confirm_protocol(protocol: MeasureConfig, repeats: int) -> MeasureConfig:
-    """What the confirm phase measures with: ``repeats`` sessions and, with LoadGen, the study's
-    full run length (``loadgen.confirm_min_duration_ms``)."""
+def confirm_protocol(protocol: MeasureConfig, repeats: int, span_s: float = 0.0) -> MeasureConfig:
+    """What the confirm phase measures with: ``repeats`` sessions spread over ``span_s`` of wall
+    time at least (:mod:`request_dse.evaluate.repeatability`) and, with LoadGen, the study's full
+    run length (``loadgen.confirm_min_duration_ms``)."""
     settings = protocol.loadgen
     if protocol.uses_loadgen and settings.confirm_min_duration_ms is not None:
         settings = dataclasses.replace(settings, min_duration_ms=settings.confirm_min_duration_ms)
-    return dataclasses.replace(protocol, repeats=repeats, loadgen=settings)
+    return dataclasses.replace(protocol, repeats=repeats, loadgen=settings).spread(span_s)
 
 
 def protocol_key(plan: Plan, repeats: int) -> str:
-    return repr(confirm_protocol(plan.study.measure, repeats))
+    return repr(confirm_protocol(plan.study.measure, repeats, plan.study.confirm.span_s))
 
 
 def stored(study: Any) -> dict[str, Confirmation]:

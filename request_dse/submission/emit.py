@@ -86,7 +86,8 @@ def entry_for(plan: Plan, point: Point, ids: Mapping[int, str], out_dir: Path, *
         plan, candidate, kind="study", entry_id=ids[rec.number], label=candidate_label(rec.params),
         metrics=point.metrics, intervals=point.intervals, artifact_dir=artifact, samples_path=samples, info=rec.info,
         repeats=plan.study.confirm.repeats if point.confirmed else plan.study.measure.repeats,
-        measure=confirm_protocol(protocol_for(plan, candidate), plan.study.confirm.repeats) if point.confirmed else None,
+        measure=(confirm_protocol(protocol_for(plan, candidate), plan.study.confirm.repeats, plan.study.confirm.span_s)
+                 if point.confirmed else None),
         location=display(out_dir), rebuild=f"request-dse tune {study_rel}", pareto=pareto, study=study,
         study_file=study_file, confirm=confirm,
         constraints=[(str(c), c.violation(point.metrics[c.metric]) <= 0) for c in plan.study.constraints

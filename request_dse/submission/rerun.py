@@ -32,7 +32,7 @@ from request_dse.errors import UserError
 from request_dse.evaluate import Interval, TrialJob, metric_intervals
 from request_dse.execute import LocalExecutor, LocalRuntime, run_jobs
 from request_dse.execute.sandbox import SandboxRunner
-from request_dse.protocol import MeasureConfig
+from request_dse.protocol import SPAN_S, MeasureConfig
 from request_dse.results import TrialResult, load_samples
 from request_dse.space import Candidate
 from request_dse.study import BuildConfig, available_names, compatible, find_data_file
@@ -193,15 +193,18 @@ def _tail(log: Path, lines: int = 20) -> str:
         return ""
 
 
-def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None],
-               own: PreparedModel | None = None) -> tuple[TrialResult, list[str], str, dict[str, Interval]]:
+def run_bundle(bundle: Bundle, spec: TargetSpec, echo: Callable[[str], None], own: PreparedModel | None = None,
+               span_s: float = SPAN_S) -> tuple[TrialResult, list[str], str, dict[str, Interval]]:
     """Run the bundle's artifact on the target as a trial whose sessions each run in a sandboxed
     worker (alone on their cores), and score it: (result, protocol notes, log tail, intervals).
-    ``own``: the workload's prepared model, whose data, reference and tolerance then replace the bundle's."""
+    ``own``: the workload's prepared model, whose data, reference and tolerance then replace the bundle's;
+    ``span_s``: the validator's floor on the wall time the sessions spread over (sessions that sample
+    the host's states, not one slow spell)."""
     doc = bundle.submission
     backend_name = doc["framework"]["name"]
     candidate = Candidate.of(dict(doc["candidate"]))
     protocol, notes = protocol_of(doc)
+    protocol = protocol.spread(span_s)
     if backend_name not in names():
         return TrialResult(candidate, "run_error", error=f"backend {backend_name!r} is not installed here"), notes, "", {}
     backend = get_backend(backend_name)

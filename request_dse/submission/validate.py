@@ -40,6 +40,7 @@ from request_dse import sysinfo
 from request_dse.errors import UserError
 from request_dse.execute.sandbox import isolation
 from request_dse.files import write_atomic
+from request_dse.protocol import SPAN_S
 from request_dse.submission.bundle import Bundle, open_bundle, validation_path
 from request_dse.submission.checks import Check, compare
 from request_dse.submission.compliance import record_compliance
@@ -79,8 +80,9 @@ class Verdict:
 
 def validate(path: str | Path, *, target: str | None = None, tolerance: float = DEFAULT_TOLERANCE,
              two_sided: bool = False, echo: Callable[[str], None] | None = None, write: bool = True,
-             store: ValidationStore | str | Path | None = None) -> Verdict:
-    """Validate the bundle at ``path``. With ``write``, the verdict is appended to ``store`` (the
+             store: ValidationStore | str | Path | None = None, span_s: float = SPAN_S) -> Verdict:
+    """Validate the bundle at ``path``; its sessions spread over ``span_s`` of wall time at least
+    (:mod:`request_dse.evaluate.repeatability`). With ``write``, the verdict is appended to ``store`` (the
     organizer's validation store; default :func:`request_dse.submission.store.default_path`) and
     copied to ``validation.json``. A rejected bundle raises :class:`BundleError` after that."""
     echo = echo or (lambda _: None)
@@ -97,7 +99,7 @@ def validate(path: str | Path, *, target: str | None = None, tolerance: float = 
             verdict.status = "available"
             echo(escape(f"{source}: available (checksums of every file, the schema and the artifact's settings "
                         "verified)"))
-            _functional_and_reproduced(bundle, verdict, target, tolerance, two_sided, echo)
+            _functional_and_reproduced(bundle, verdict, target, tolerance, two_sided, echo, span_s)
     except BundleError as exc:
         verdict.reason = str(exc)
         verdict.status = "rejected"
@@ -130,13 +132,13 @@ def validate_all(paths: Iterable[str | Path], *, report: Callable[[Path, Verdict
 
 
 def _functional_and_reproduced(bundle: Bundle, verdict: Verdict, target: str | None, tolerance: float,
-                               two_sided: bool, echo: Callable[[str], None]) -> None:
+                               two_sided: bool, echo: Callable[[str], None], span_s: float) -> None:
     spec = target_spec(target or bundle.target)
     verdict.info["target"] = spec.name
     verdict.info["isolation"] = isolation().to_json()
     data_ok, data_note, own = workload_data(bundle)
     verdict.info["data"] = data_note
-    result, notes, log_tail, intervals = run_bundle(bundle, spec, echo, own)
+    result, notes, log_tail, intervals = run_bundle(bundle, spec, echo, own, span_s)
     if notes:
         verdict.info["protocol_notes"] = notes
     if "software_environment" in result.info:

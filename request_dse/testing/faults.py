@@ -12,12 +12,14 @@ to see how request-dse survives native code that misbehaves. It is a plug-in: na
            slow_mode (every call takes at least 0.5 ms, so that the host's own noise stays well
            inside the session tolerance, and the first measurement process that loads the
            artifact runs every call twice as long: a process in a slow mode, which repeatable
-           measurements set aside)
+           measurements set aside), slow_spell (the same steady 0.5 ms calls, and in the first
+           measurement process, in every 200 ms after its first call, the calls from 100 ms to
+           160 ms take 1 ms: slow spells of the host inside one session, whose runs are set aside)
 ``stage``  build or measure: which worker the fault strikes
 
 Expected statuses: segfault/abort/exit -> ``crashed``, hang -> ``build_timeout`` /
 ``run_timeout``, oom -> ``out_of_memory``, raise -> ``build_error`` / ``run_error``,
-wrong_output -> ``wrong_answer``, noisy, slow, caching, slow_mode and none -> ``ok``.
+wrong_output -> ``wrong_answer``, noisy, slow, caching, slow_mode, slow_spell and none -> ``ok``.
 """
 
 from __future__ import annotations
@@ -61,10 +63,12 @@ EXPECTED_STATUS = {
     ("noisy", "build"): "ok", ("noisy", "measure"): "ok", ("slow", "build"): "ok", ("slow", "measure"): "ok",
     ("none", "build"): "ok", ("none", "measure"): "ok", ("caching", "build"): "ok", ("caching", "measure"): "ok",
     ("slow_mode", "build"): "ok", ("slow_mode", "measure"): "ok",
+    ("slow_spell", "build"): "ok", ("slow_spell", "measure"): "ok",
 }
 #: Marks, in the artifact folder, that a process has already taken the slow mode.
 SLOW_MODE_MARK = "slow-mode.taken"
 STEADY_CALL_S = 0.5e-3  # slow_mode: the least time a call takes (twice that in the slow process)
+SPELL_S = (0.2, 0.1, 0.16)  # slow_spell: period, and when in each period calls take twice as long (s)
 
 
 def strike(fault: str) -> None:
@@ -96,6 +100,7 @@ class FaultySession(Session):
         self.fault = fault
         self.rng = random.Random(os.getpid())
         self._last: tuple[bytes, Any] | None = None
+        self._first = 0.0
 
     def place(self, batch: np.ndarray) -> Any:
         return self.inner.place(batch)
@@ -103,10 +108,12 @@ class FaultySession(Session):
     def run(self, placed: Any) -> Any:
         if self.fault == "noisy":
             time.sleep(self.rng.random() * 0.002)
-        if self.fault in ("slow_mode", "steady"):
+        if self.fault in ("slow_mode", "steady", "slow_spell"):
             started = time.perf_counter()
+            self._first = self._first or started
             out = self.inner.run(placed)
-            floor = STEADY_CALL_S * (2 if self.fault == "slow_mode" else 1)
+            spell = self.fault == "slow_spell" and SPELL_S[1] <= (started - self._first) % SPELL_S[0] < SPELL_S[2]
+            floor = STEADY_CALL_S * (2 if self.fault == "slow_mode" or spell else 1)
             while time.perf_counter() - started < floor:
                 pass
             return out
@@ -155,8 +162,8 @@ class FaultBackend(Backend):
         if spec["stage"] == "measure":
             strike(spec["fault"])
         fault = spec["fault"] if spec["fault"] in ("noisy", "wrong_output", "caching") else "none"
-        if spec["fault"] == "slow_mode":
-            fault = "slow_mode" if _first_to_take(artifact_dir / SLOW_MODE_MARK) else "steady"
+        if spec["fault"] in ("slow_mode", "slow_spell"):
+            fault = spec["fault"] if _first_to_take(artifact_dir / SLOW_MODE_MARK) else "steady"
         return FaultySession(OnnxRuntimeBackend().load(artifact_dir, threads, device), fault)  # type: ignore[arg-type]
 
 

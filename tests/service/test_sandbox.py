@@ -111,7 +111,7 @@ def test_the_limits_apply_to_what_the_job_starts(tmp_path: Path) -> None:
 
 def test_a_job_past_its_wall_clock_is_stopped_with_nothing_left(tmp_path: Path, slow_bundle: Path) -> None:
     target = (REPO_ROOT / "targets" / "local-cpu.yaml").read_text()
-    request = JobRequest(987654, "e", "local-cpu", target, 0.25, 3.0, 8192, "auto", ())
+    request = JobRequest(987654, "e", "local-cpu", target, 0.25, 0.0, 3.0, 8192, "auto", ())
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     result = run_job(request, archive(slow_bundle, tmp_path))
     assert result["status"] == "failed" and "longer than 3 s" in result["reason"], result

@@ -59,11 +59,17 @@ def test_validate_marks_the_bundles_reproduced(tuned) -> None:  # type: ignore[n
     measurement), so latency gets a wider tolerance than the default meant for a quiet machine;
     accuracy and artifact size are still exact, and a claim 1000x off still fails (below)."""
     _, _, bundles = tuned
-    for path in bundles:
-        result = run_cli("validate", path, "--tolerance", "3")
+    for i, path in enumerate(bundles):
+        span = ("--span", "6") if i == 0 else ("--span", "0")   # the sessions spread over 6 s of wall time
+        result = run_cli("validate", path, "--tolerance", "3", *span)
         assert result.code == 0, result
         assert "reproduced (badges: available, functional, reproduced)" in result.out
         verdict = json.loads((path / "validation.json").read_text())
+        if i == 0:
+            spread = verdict["info"].get("sessions")
+            assert spread, result.out
+            assert spread["span_s"] >= 6 and spread["measured"] > spread["extra"] > 0, spread
+            assert f"{spread['measured']} sessions over" in result.out
         assert verdict["status"] == "reproduced" and verdict["badges"] == ["available", "functional", "reproduced"]
         checked = {c["metric"]: c for c in verdict["checks"]}
         assert checked["accuracy_top1"]["rule"] == "exact" and checked["accuracy_top1"]["ok"]
