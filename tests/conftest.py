@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -23,6 +24,13 @@ TESTING_PLUGINS = "request_dse.testing.faults,request_dse.testing.noop"
 #: A protocol that measures in a fraction of a second (tests check behaviour, not speed).
 FAST_MEASURE = {"warmup_runs": 2, "min_runs": 10, "min_time_s": 0.0, "max_time_s": 1.0, "repeats": 1,
                 "timeout_s": 60}
+
+
+# Tests interrupt the commands they start with Ctrl-C (SIGINT). A suite started in the background
+# of a non-interactive shell (`make test &`) inherits SIGINT ignored, and every command it starts
+# would inherit that too; a handler, unlike an ignore, is reset to the default by exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
