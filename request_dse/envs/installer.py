@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from request_dse.envs.records import EnvError
@@ -105,10 +105,23 @@ def registry() -> tuple[bool, str]:
     return True, f"resolved {pin} in {time.perf_counter() - started:.1f} s"
 
 
-def resolve(requirements: Sequence[str], python: str = sys.executable) -> str:
-    """The lock text (pins with hashes) of ``requirements`` for the interpreter ``python``."""
-    return run(["pip", "compile", "-", "--python", python, "--generate-hashes", "--no-header", "--no-annotate",
-                "--no-build", "--quiet"], stdin="\n".join(requirements) + "\n", timeout=RESOLVE_TIMEOUT_S)
+def resolve(requirements: Sequence[str], python: str = sys.executable,
+            preferences: Mapping[str, str] | None = None) -> str:
+    """The lock text (pins with hashes) of ``requirements`` for the interpreter ``python``.
+
+    ``preferences`` (name -> version) are the versions to keep where the requirements allow
+    them, as uv keeps those of an existing output file; the others get the newest that fits."""
+    import tempfile
+
+    args = ["pip", "compile", "-", "--python", python, "--generate-hashes", "--no-header", "--no-annotate",
+            "--no-build", "--quiet"]
+    with tempfile.TemporaryDirectory(prefix="request-dse-resolve-") as tmp:
+        previous = Path(tmp) / "preferred.txt"
+        if preferences:
+            previous.write_text("".join(f"{name}=={version}\n" for name, version in sorted(preferences.items())))
+            args += ["--output-file", str(previous)]
+        out = run(args, stdin="\n".join(requirements) + "\n", timeout=RESOLVE_TIMEOUT_S)
+        return previous.read_text() if preferences else out  # uv wrote its resolution over the preferred one
 
 
 def create(lock_text: str, dest: Path, python: str = sys.executable) -> None:

@@ -4,7 +4,9 @@ An environment holds what the worker side of a build or measurement imports, and
 the driver (no Optuna, MLflow, Ray): the backend's library at the asked version with the
 backend's own extra requirements, the engine's few worker-side dependencies
 (:data:`ENGINE_REQUIRES`), and the study's ``environment.extra`` pins. The engine's code itself
-is not installed: workers load it from this installation (:mod:`.client`).
+is not installed: workers load it from this installation (:mod:`.client`). Where the pins
+allow, the lock keeps the versions this installation has, so an environment differs from it only
+in what the study asked for.
 
 Resolutions are cached (``$REQUEST_DSE_CACHE/env-locks/<spec key>.txt``): a study resolves once,
 and a resumed or repeated study needs neither the registry nor the installer to know its locks.
@@ -17,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from request_dse.cachedir import cache_root
+from request_dse.envs.installed import closure
 from request_dse.envs.installer import resolve as installer_resolve
 from request_dse.envs.lock import canonical, normalize_name
 from request_dse.envs.records import EnvError, EnvSpec, Lock, python_tag
@@ -79,12 +82,20 @@ def spec_for(label: str, distribution: str | None, version: str | None, requires
     return EnvSpec(label, tuple(sorted(lines.values())), python_tag(), tuple(checks))
 
 
+def preferences(spec: EnvSpec) -> dict[str, str]:
+    """The versions this installation has of what ``spec`` requires (transitively): an environment
+    keeps them wherever its pins allow, so it differs from the installation only where the study
+    asked, not wherever the registry has published something newer since request-dse was installed."""
+    return closure(re.split(r"[<>=!~; ]", line, maxsplit=1)[0] for line in spec.requirements)
+
+
 def resolve(spec: EnvSpec) -> Lock:
     """The lock of ``spec`` (cached); EnvError with the installer's message when it cannot be
-    resolved here (no such version, no wheel for this Python or platform, no registry)."""
+    resolved here (no such version, no wheel for this Python or platform, no registry). Versions
+    this installation has are kept where the pins allow (:func:`preferences`)."""
 
     def create(tmp: Path) -> None:
-        text = installer_resolve(spec.requirements)
+        text = installer_resolve(spec.requirements, preferences=preferences(spec))
         tmp.write_text(canonical(text, source=f"the resolution of {spec.label}"))
 
     path = cached(cache_root() / AREA / f"{spec.key}.txt", create)

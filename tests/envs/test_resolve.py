@@ -47,6 +47,17 @@ def test_a_version_resolves_to_exact_pins_with_hashes_and_is_cached(monkeypatch:
     assert resolve(spec) == lock
 
 
+def test_a_lock_keeps_the_versions_this_installation_has_where_the_pins_allow() -> None:
+    # the registry publishes newer filelock, PyYAML, ... releases over time; an environment that
+    # pins only onnxruntime differs from this installation in onnxruntime (and what it needs) only
+    pins = resolve(spec_for("onnxruntime 1.20.1", "onnxruntime", "1.20.1")).pins()
+    for name in ("filelock", "pyyaml", "mlcommons-loadgen"):
+        assert pins[name] == metadata.version(name), name
+    assert pins["onnxruntime"] == "1.20.1"
+    below = resolve(spec_for("numpy below", None, None, extra={"numpy": f"<{metadata.version('numpy')}"})).pins()
+    assert at_least(metadata.version("numpy"), below["numpy"]) and below["numpy"] != metadata.version("numpy")
+
+
 def test_a_version_the_registry_lacks_is_refused_with_uvs_reason() -> None:
     with pytest.raises(EnvError, match=r"there is no version of onnxruntime==9\.9\.9"):
         resolve(spec_for("onnxruntime 9.9.9", "onnxruntime", "9.9.9"))
