@@ -161,10 +161,12 @@ def settle(measured: MeasureResult, repeats: int, tolerance: float, max_extra: i
         group = list(range(len(wins)))
     chosen = _trimmed(sessions, wins, group)
     runs = sum(len(s.samples_ns) for s in sessions)
+    timed_ns = sum(int(np.sum(s.samples_ns)) for s in sessions) - sum(int(np.sum(s.samples_ns)) for s in chosen)
     report = {"measured": len(sessions), "kept": len(chosen), "extra": extra, "settled": settled,
               "span_s": round(wall, 3),
               "discarded": [{"session": i, "why": _why(s, chosen, tolerance)}
                             for i, s in enumerate(sessions) if settled and i not in kept],
               "windows": {"measured": len(wins), "kept": len(group),
-                          "runs_set_aside": runs - sum(len(s.samples_ns) for s in chosen)}}
+                          "runs_set_aside": runs - sum(len(s.samples_ns) for s in chosen),
+                          "seconds_set_aside": round(timed_ns / 1e9, 6)}}
     return MeasureResult("ok", tuple(_carry_scoring(chosen, sessions[0])), "", wall), report

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from request_dse.files import sha256_file
+from request_dse.protocol import SPAN_EXTRA_SESSIONS
 from request_dse.submission import read_bundle
 from request_dse.submission.checksums import CHECKSUMS, bundle_files
 from request_dse.submission.store import ValidationStore
@@ -20,7 +21,9 @@ def test_tune_confirms_and_emits_a_bundle_per_pareto_point(tuned) -> None:  # ty
         b = read_bundle(path)
         assert b.kind == "study" and b.study == "sub" and b.confirmed
         assert b.pareto["rank"] == 1
-        assert b.submission["measurement"]["sessions"] == 2          # confirm.repeats fresh sessions
+        # confirm.repeats fresh sessions, or more where runs of a slow spell were set aside and
+        # measured again (evaluate/repeatability.py), at most SPAN_EXTRA_SESSIONS more
+        assert 2 <= b.submission["measurement"]["sessions"] <= 2 + SPAN_EXTRA_SESSIONS
         assert b.submission["measurement"]["confirm"]["search_figures"].keys() == {"accuracy_top1", "latency_p90_ms"}
         low, high = b.interval("latency_p90_ms")
         assert low <= b.metric("latency_p90_ms") <= high

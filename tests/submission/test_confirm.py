@@ -70,7 +70,7 @@ def test_a_lucky_measurement_does_not_become_a_submission(noisy_study, tmp_path:
     finally:
         executor.shutdown()
     confirmed = {c.trial: c for c in outcome.confirmed}
-    assert noisy.number in confirmed and confirmed[noisy.number].sessions == 3
+    assert noisy.number in confirmed and confirmed[noisy.number].sessions >= 3   # more where a spell was set aside
     assert confirmed[noisy.number].metrics["latency_p90_ms"] > 100 * LUCKY_MS
     # the plain candidate, hidden by the lucky figure, came back to the front and was confirmed too
     assert plain.number in [p.record.number for p in outcome.front] and plain.number in confirmed

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 import pytest
 import yaml
@@ -79,17 +78,16 @@ def test_study_runs_through_the_tracker(cli, tmp_path: Path, cluster: RpcCluster
         assert metrics["accuracy_top1"] > 0.5                 # outputs were read back and scored
         assert metrics["samples"] >= 2 * 10                    # both sessions' samples, one per call
         assert 0 < metrics["latency_p50_ms"] < 50
-        set_aside = ((trial["info"].get("sessions") or {}).get("windows") or {}).get("runs_set_aside", 0)
+        windows = (trial["info"].get("sessions") or {}).get("windows") or {}
         with np_load(trial["files"]["samples"]) as samples:
-            assert len(samples.files) == 2
+            assert len(samples.files) >= 2
             for name in samples.files:                         # min_runs and min_time_s, each session
                 assert len(samples[name]) >= 10
                 # runs timed in a slow spell of the host are set aside (evaluate/repeatability.py):
                 # the file holds the kept ones, the trial says how many others were measured
-                assert samples[name].sum() >= 0.05e9 or set_aside > 0
-            kept = sum(len(samples[name]) for name in samples.files)
-            typical = float(np.median(np.concatenate([samples[name] for name in samples.files])))
-            assert (kept + set_aside) * typical >= 2 * 0.05e9 * 0.9
+                assert samples[name].sum() >= 0.05e9 or windows.get("runs_set_aside", 0) > 0
+            kept_s = sum(float(samples[name].sum()) for name in samples.files) / 1e9
+            assert kept_s + windows.get("seconds_set_aside", 0.0) >= 2 * 0.05
 
 
 @pytest.mark.slow
@@ -109,6 +107,8 @@ def test_study_runs_on_a_server_without_tracker(cli, tmp_path: Path, cluster: Rp
 
 
 def np_load(path: str) -> Any:
+    import numpy as np
+
     return np.load(path)
 
 
