@@ -75,6 +75,19 @@ class Search(SearchState):
             self.exhausted, self.stop_reason = False, ""  # a stopped trial left work behind
         return not self.exhausted
 
+    def _share_came_back(self) -> bool:
+        """Whether the budget looked full only because of another process's trial that then took
+        no share (it stored its candidate, then turned out a duplicate or excluded): with nothing
+        in flight anywhere and fewer measured than the budget, there is budget left to take."""
+        if not self._budget_full or self._out_of_time():
+            return False
+        self.index.refresh()
+        c = self.index.counters
+        if c.measured + self.index.in_flight_elsewhere(set()) >= self.budget:
+            return False
+        self._budget_full = False
+        return True
+
     def _others_may_leave_work(self) -> bool:
         """Whether to wait: other live processes still measure, and what they measure may come back
         unmeasured (interrupted), leaving budget or candidates to this process."""
@@ -114,6 +127,8 @@ class Search(SearchState):
                         self.exhausted = True
                         self.stop_reason = f"no proposal led to a measurement in {idle} tries"
                 if self.executor.in_flight == 0 and not self._may_ask():
+                    if self._share_came_back():
+                        continue
                     if not self._others_may_leave_work():
                         break
                     self.stop_reason = "waiting for the trials of other processes sharing the study"

@@ -172,6 +172,53 @@ def test_a_changed_dimension_is_refused_not_spun_on(write_study, cli) -> None:  
         "study cannot change a dimension: restore it, or give the study another name or work_dir"]
 
 
+def test_a_share_another_process_held_and_gave_back_is_measured(write_study, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Another live process stores its candidate on a trial while this one proposes, so this one
+    counts the budget as taken; then that trial turns out a twin and is skipped. The share is free
+    again: this process measures it instead of ending one trial short of the budget."""
+    import os
+    import socket
+
+    import psutil
+
+    from request_dse.search import load_existing, loop
+    from request_dse.search.ledger import Ledger
+    from request_dse.search.storage import HASH, OWNER
+    from request_dse.study import load_plan
+
+    path = write_study("given-back", budget={"trials": 1})
+    measured_first = {r.hash for r in records(run_study(path).study) if r.measured}
+    plan = load_plan(path)
+    study = load_existing(plan.storage_url, plan.name)
+    parent = psutil.Process(os.getppid())   # alive for the whole test: the other process's owner
+    other = next(c for c in plan.space.enumerate() if c.hash not in measured_first)
+    study.enqueue_trial(other.params)
+    held = study.ask()                      # the other process has asked; it stores its candidate later
+    plan.space.suggest(held)
+    held.set_user_attr(OWNER, f"{socket.gethostname()}:{parent.pid}:{parent.create_time()}")
+    path.write_text(path.read_text().replace("trials: 1", "trials: 2"))
+
+    claimed, skip = loop.claimed_elsewhere, Ledger.skip
+
+    def other_process_stores_its_candidate(index, number, candidate_hash, mine):  # type: ignore[no-untyped-def]
+        if HASH not in study.trials[held.number].user_attrs:
+            held.set_user_attr(HASH, other.hash)
+        return claimed(index, number, candidate_hash, mine)
+
+    def then_gives_its_share_back(self, trial, kind, status, error):  # type: ignore[no-untyped-def]
+        skip(self, trial, kind, status, error)
+        if kind == "budget":
+            skip(self, held, "duplicate", "duplicate", "a twin of a trial of its own process")
+
+    monkeypatch.setattr(loop, "claimed_elsewhere", other_process_stores_its_candidate)
+    monkeypatch.setattr(Ledger, "skip", then_gives_its_share_back)
+    again = run_study(path, "inline")
+    recs = records(again.study)
+    assert [r.skip for r in recs].count("budget") == 1        # the share looked taken at first
+    assert len([r for r in recs if r.measured]) == 2, [(r.number, r.status, r.skip) for r in recs]
+    assert again.stop_reason == "budget reached"
+
+
 def test_candidates_a_dead_run_left_running_are_measured_first(write_study) -> None:  # type: ignore[no-untyped-def]
     """A killed run leaves its trials RUNNING; the next run marks them interrupted and measures
     their candidates before anything new."""
