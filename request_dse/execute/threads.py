@@ -74,12 +74,14 @@ class ThreadedExecutor(Executor):
         """After the runtime was closed: every trial still in flight, ``interrupted`` unless it
         finished ``ok`` within ``within_s`` seconds (for all of them together: a trial whose
         worker is still starting is not waited for; its thread is a daemon and its worker is
-        killed as soon as it starts, the runner being closed)."""
+        killed as soon as it starts, the runner being closed). A thread that never started (the
+        study was interrupted inside :meth:`submit`) is not waited for either."""
         with self._lock:
             pending = list(self._threads.values())
         deadline = time.monotonic() + within_s
         for _, thread in pending:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():  # joining a thread whose start was interrupted would raise
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
         finished = {job.number: result for job, result in self.wait(timeout=0)}
         with self._lock:  # handed back once: stopping again does not wait for them again
             for job, _ in pending:
