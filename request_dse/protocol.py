@@ -41,11 +41,11 @@ MLPERF_MIN_QUERIES = {"single_stream": 64, "multi_stream": 662, "server": 270_33
 
 @dataclass(frozen=True)
 class EarlyStopConfig:
-    """``measure.early_stop``: judge a candidate after its first session (a short one when the protocol
+    """``measure.early_stop``: judge a candidate in its first session (a short one when the protocol
     has a single session); candidates the front beats stop there."""
 
     enabled: bool = False
-    first_runs: int = 16
+    first_runs: int = 16        # timed runs before the judge first looks (then at every doubling)
     first_time_s: float = 0.0
     margin: float = 0.25        # relative: how much better the front must be than the optimistic estimate
 

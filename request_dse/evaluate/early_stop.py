@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from request_dse.evaluate.stats import binom_ppf
 from request_dse.expr import MetricConstraint
 from request_dse.targets import MeasureResult
 
@@ -62,8 +63,10 @@ class FrontSnapshot:
     directions: tuple[str, ...]       # "minimize" | "maximize" per metric
     points: tuple[FrontPoint, ...] = ()
     constraints: tuple[MetricConstraint, ...] = ()
-    #: The widest between-session spread the study's full measurements showed (relative): one
-    #: session's interval cannot see it, so the margin is at least this.
+    #: How far one session's estimate can be off (relative), as the study measured it: the widest
+    #: gap between a judging session's estimate and a survivor's final figures (or, before any,
+    #: the widest spread between two sessions). One session's interval cannot see it, so the
+    #: margin is at least this.
     session_noise: float = 0.0
 
 
@@ -71,14 +74,12 @@ def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[f
     """Distribution-free confidence interval of the ``q`` quantile (order statistics).
 
     Ends the sample cannot bound are infinite (few samples, extreme ``q``)."""
-    from scipy.stats import binom
-
     n = len(sorted_ms)
     if n == 0:
         return -math.inf, math.inf
     alpha = (1 - level) / 2
-    lo = int(binom.ppf(alpha, n, q))        # the lo-th smallest (1-based) bounds it from below
-    hi = int(binom.ppf(1 - alpha, n, q)) + 1
+    lo = binom_ppf(alpha, n, q)        # the lo-th smallest (1-based) bounds it from below
+    hi = binom_ppf(1 - alpha, n, q) + 1
     low = float(sorted_ms[lo - 1]) if lo >= 1 else -math.inf
     high = float(sorted_ms[hi - 1]) if hi <= n else math.inf
     return low, high
@@ -177,15 +178,16 @@ def reuses_first(protocol: Any) -> bool:
     return protocol.repeats >= 2
 
 
-def short_request(request: Any) -> Any:
-    """The judging session, scored: the full protocol's first session when there are several,
-    else a short one of ``first_runs`` timed runs."""
+def short_request(request: Any, judge: Any = None) -> Any:
+    """The judging session, scored: the full protocol's first session when there are several (with
+    ``judge`` in it, which may end it after a few runs: :mod:`.judge`), else a short one of
+    ``first_runs`` timed runs."""
     protocol = dataclasses.replace(request.protocol, repeats=1)
     if not reuses_first(request.protocol):
         early = request.protocol.early_stop
         protocol = dataclasses.replace(protocol, min_runs=min(early.first_runs, protocol.max_runs),
                                        min_time_s=min(early.first_time_s, protocol.max_time_s))
-    return dataclasses.replace(request, protocol=protocol, score=True)
+    return dataclasses.replace(request, protocol=protocol, score=True, judge=judge)
 
 
 def rest_request(request: Any) -> Any:
@@ -202,16 +204,19 @@ def wanted(front: FrontSnapshot | None, protocol: Any) -> bool:
 
 
 def stop(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, margin: float) -> TrialResult | None:
-    """The ``dominated_early`` result when the short measurement shows the candidate cannot enter the front."""
+    """The ``dominated_early`` result when the judging session shows the candidate cannot enter the
+    front: its judge ended it early, or its samples say so now that it is over."""
     if estimate.status != "ok":
         return None
     samples = np.concatenate([s.samples_ns for s in first.sessions]) / 1e6
-    reason = decide(estimate.metrics, samples, front, margin)
+    judged = first.sessions[0].judged if first.sessions else None
+    reason = judged or decide(estimate.metrics, samples, front, margin)
     if reason is None:
         return None
     return dataclasses.replace(estimate, status=STATUS, error=reason,
                                info={**estimate.info, "early_stop": {"first_runs": int(len(samples)),
-                                                                     "margin": max(margin, front.session_noise)}})
+                                                                     "margin": max(margin, front.session_noise),
+                                                                     "in_session": judged is not None}})
 
 
 def combine(first: MeasureResult, rest: MeasureResult, reused: bool) -> MeasureResult:

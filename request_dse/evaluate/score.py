@@ -58,6 +58,20 @@ def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def built_metrics(build: BuildResult) -> dict[str, float]:
+    """What an ok build alone determines: the artifact's and the model's size, parameters, FLOPs."""
+    prepared = build.prepared
+    assert prepared is not None and build.artifact_dir is not None  # an ok build has both
+    out = {"artifact_size_bytes": float(_dir_size(build.artifact_dir))}
+    if prepared.onnx_path.is_file():
+        out["model_size_bytes"] = float(prepared.onnx_path.stat().st_size)
+    if prepared.params is not None:
+        out["params"] = float(prepared.params)
+    if prepared.flops is not None:
+        out["flops"] = float(prepared.flops)
+    return out
+
+
 def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: Mapping[str, float],
           log: Path) -> TrialResult:
     prepared = build.prepared
@@ -77,18 +91,12 @@ def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: M
                           idle_w=power.idle_w if power else None, per_core_w=power.per_core_w if power else None,
                           measured_energy_j=float(np.median(energies)) if energies else None))
     metrics.update({
-        "artifact_size_bytes": float(_dir_size(build.artifact_dir)),
         "build_time_s": build.build_time_s, "tuning_time_s": build.tuning_time_s,
         "load_time_s": float(np.median([s.load_time_s for s in measured.sessions])),
         "memory_peak_mb": float(max(s.memory_peak_mb for s in measured.sessions)),
         "measure_time_s": measured.wall_s,
     })
-    if prepared.onnx_path.is_file():
-        metrics["model_size_bytes"] = float(prepared.onnx_path.stat().st_size)
-    if prepared.params is not None:
-        metrics["params"] = float(prepared.params)
-    if prepared.flops is not None:
-        metrics["flops"] = float(prepared.flops)
+    metrics.update(built_metrics(build))
     info: dict[str, Any] = {**build.info, "model_id": prepared.model_id, "model_sha256": prepared.sha256,
                             "energy_source": "measured" if energies else "estimated from the target's power model"
                             if power else "none"}

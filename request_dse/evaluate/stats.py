@@ -15,16 +15,28 @@ import numpy as np
 from request_dse.targets import SessionResult
 
 
+def binom_ppf(p: float, n: int, q: float) -> int:
+    """The ``p`` quantile of the binomial distribution B(``n``, ``q``): the smallest k with
+    P(X <= k) >= p (``scipy.stats.binom.ppf``, without importing SciPy in a measurement worker)."""
+    if n <= 0 or q <= 0.0:
+        return 0
+    if q >= 1.0:
+        return n
+    k = np.arange(n + 1)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
+    log_pmf = log_factorial[n] - log_factorial - log_factorial[::-1] + k * math.log(q) + (n - k) * math.log1p(-q)
+    cdf = np.cumsum(np.exp(log_pmf))
+    return int(min(n, np.searchsorted(cdf, p - 1e-12)))
+
+
 def median_ci(sorted_ms: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Distribution-free confidence interval of the median from order statistics."""
-    from scipy.stats import binom
-
     n = len(sorted_ms)
     if n < 6:
         return float(sorted_ms[0]), float(sorted_ms[-1])
     alpha = (1 - level) / 2
-    lo = int(binom.ppf(alpha, n, 0.5))
-    hi = int(binom.ppf(1 - alpha, n, 0.5))
+    lo = binom_ppf(alpha, n, 0.5)
+    hi = binom_ppf(1 - alpha, n, 0.5)
     return float(sorted_ms[max(lo - 1, 0)]), float(sorted_ms[min(hi, n - 1)])
 
 

@@ -14,10 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from request_dse.backends import BuildResult
 from request_dse.evaluate import early_stop
 from request_dse.evaluate._base import Runtime, TrialJob
 from request_dse.evaluate.environment import recorded
+from request_dse.evaluate.judge import judge_bias, session_judge
 from request_dse.evaluate.repeatability import settle
 from request_dse.evaluate.replay import replay
 from request_dse.evaluate.score import score
@@ -48,6 +51,7 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     t1 = time.perf_counter()
     timings["measure_start"] = time.time()
     measured, ended = _measure(job, build, runtime, target, request, timings, log)
+    judged = _judging_session(job, request, measured, ended)
     report = None
     if ended is None:
         measured, report = _settle(measured, runtime, target, request, job.trial_dir / "measure.log")
@@ -60,8 +64,22 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
             job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
             build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log", timings=timings))
     result = score(job, build, measured, timings, log)
-    return recorded(job, build, dataclasses.replace(result, info={**result.info, "sessions": report}) if report
-                    else result)
+    info = {**result.info, "sessions": report} if report else dict(result.info)
+    if judged is not None and result.status == "ok" and job.front is not None:
+        bias = judge_bias(judged, result.metrics, job.front, request.protocol.early_stop.first_runs,
+                          request.batch_size)
+        if bias is not None:
+            info["judge_bias"] = round(bias, 4)  # what later candidates' judging margin allows for
+    return recorded(job, build, dataclasses.replace(result, info=info))
+
+
+def _judging_session(job: TrialJob, request: SessionRequest, measured: MeasureResult,
+                     ended: TrialResult | None) -> np.ndarray | None:
+    """A survivor's judging session's samples, when it was the protocol's first session."""
+    if (ended is not None or measured.status != "ok" or not measured.sessions
+            or not early_stop.wanted(job.front, request.protocol) or not early_stop.reuses_first(request.protocol)):
+        return None
+    return measured.sessions[0].samples_ns
 
 
 def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: SessionRequest,
@@ -81,12 +99,14 @@ def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
              timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
     """The measurement protocol. With early stopping, a scored judging session first (the protocol's
-    first session, or a short one when it has only one): a candidate the job's front snapshot
-    beats by more than the noise (or that gives a wrong answer) ends there."""
+    first session, which its judge may end after a few runs, or a short one when it has only one):
+    a candidate the job's front snapshot beats by more than the noise (or that gives a wrong
+    answer) ends there."""
     measure_log = job.trial_dir / "measure.log"
     if not early_stop.wanted(job.front, request.protocol):
         return runtime.measure(target, request, measure_log), None
-    first = runtime.measure(target, early_stop.short_request(request), measure_log)
+    judge = session_judge(request, build, job.front) if early_stop.reuses_first(request.protocol) else None
+    first = runtime.measure(target, early_stop.short_request(request, judge), measure_log)
     timings["measure_first_s"] = first.wall_s  # the short session's part of measure_time_s
     if first.status != "ok":
         return first, None

@@ -14,3 +14,6 @@ from request_dse.targets import kinds  # noqa: E402
 
 names()
 kinds()
+
+# A judging session's judge (early stopping) is unpickled in the worker: its module is loaded here once.
+import request_dse.evaluate.judge  # noqa: E402,F401

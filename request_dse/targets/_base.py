@@ -31,7 +31,7 @@ import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -40,6 +40,16 @@ from request_dse.fields import Spec
 from request_dse.protocol import MeasureConfig
 from request_dse.targets.spec import TargetSpec
 from request_dse.workloads import PreparedModel
+
+
+class Judge(Protocol):
+    """Decides inside a session whether measuring the candidate on is worth it (early stopping,
+    :mod:`request_dse.evaluate.judge`). Picklable: it travels with the request to the worker."""
+
+    first_runs: int  # timed runs before the first look; then it looks at every doubling
+
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
+        """Why the candidate need not be measured further (the session ends there), or None."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class SessionRequest:
     environment: Lock | None = None   # measure with this environment's interpreter (None: this one's)
     log_dir: Path | None = None       # where LoadGen sessions keep their logs (a folder per session)
     compliance: bool = False          # the scored session also runs LoadGen's compliance tests TEST01, TEST04
+    judge: Judge | None = None        # may end the timed runs early (the request-dse protocol's loop only)
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class SessionResult:
     top5: np.ndarray | None = None    # (N, 5) class indices on the held-out split, best first
     energy_j: float | None = None     # per batch, where a counter was read
     loadgen: Mapping[str, Any] | None = None  # LoadGen's figures, log folder, accuracy and compliance outcome
+    judged: str | None = None         # why the request's judge ended the timed runs early
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,9 @@ def load_and_score(request: SessionRequest) -> Loaded:
     return loaded
 
 
-def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, float | None]:
-    """The request-dse protocol on one batch: its samples (ns) and the energy per batch, where read."""
+def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, float | None, str | None]:
+    """The request-dse protocol on one batch: its samples (ns), the energy per batch where read, and
+    why the request's judge ended the runs early (after ``first_runs``, then at every doubling), if it did."""
     session = loaded.session
     placed = session.place(_batches(loaded.x_eval, request.batch_size)[0][0])
     protocol = request.protocol
@@ -90,6 +91,8 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
     loop_start = time.perf_counter_ns()
     min_ns, max_ns = protocol.min_time_s * 1e9, protocol.max_time_s * 1e9
     clock, run = time.perf_counter_ns, session.run
+    judge, judged = request.judge, None
+    look = judge.first_runs if judge is not None else 0
     while True:
         t = clock()
         run(placed)
@@ -99,24 +102,30 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
         n = len(samples)
         if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
             break
+        if n == look:  # between timed runs: the look itself is not timed
+            judged = judge(np.asarray(samples, dtype=np.int64), loaded.top5)  # type: ignore[misc]
+            if judged is not None:
+                break
+            look *= 2
     energy_end = read_energy()
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:
         energy = (energy_end - energy_start) / len(samples)
-    return np.asarray(samples, dtype=np.int64), energy
+    return np.asarray(samples, dtype=np.int64), energy, judged
 
 
 def finish(loaded: Loaded, samples: np.ndarray, energy: float | None = None,
-           loadgen: Any = None) -> SessionResult:
+           loadgen: Any = None, judged: str | None = None) -> SessionResult:
     """Close the session and make its result (peak memory, wall time)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     loaded.session.close()
     return SessionResult(samples, loaded.load_time_s, max(0.0, peak - loaded.rss_before_mb),
-                         time.perf_counter() - loaded.started, loaded.check_outputs, loaded.top5, energy, loadgen)
+                         time.perf_counter() - loaded.started, loaded.check_outputs, loaded.top5, energy, loadgen,
+                         judged)
 
 
 def run_session(request: SessionRequest) -> SessionResult:
     """One measurement session of the request-dse protocol (runs in a worker process)."""
     loaded = load_and_score(request)
-    samples, energy = time_runs(loaded, request)
-    return finish(loaded, samples, energy)
+    samples, energy, judged = time_runs(loaded, request)
+    return finish(loaded, samples, energy, judged=judged)

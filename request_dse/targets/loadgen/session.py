@@ -100,7 +100,8 @@ def measure_session(request: SessionRequest) -> SessionResult:
     """One session (see the module's docstring); LoadGen's outcome in ``SessionResult.loadgen``."""
     loaded = load_and_score(request)
     protocol = request.protocol
-    samples, energy = (np.empty(0, np.int64), None) if protocol.uses_loadgen else time_runs(loaded, request)
+    samples, energy, judged = ((np.empty(0, np.int64), None, None) if protocol.uses_loadgen
+                               else time_runs(loaded, request))
     batch_time = _warm(loaded, request)
     root = request.log_dir or Path(tempfile.gettempdir())
     root.mkdir(parents=True, exist_ok=True)
@@ -145,4 +146,4 @@ def measure_session(request: SessionRequest) -> SessionResult:
     (folder / SESSION_FILE).write_text(json.dumps(doc, indent=1, default=str) + "\n")
     if not len(samples):  # no valid server run: the warm-up's figure keeps the session's statistics defined
         samples = np.asarray([int(batch_time * 1e9)], dtype=np.int64)
-    return finish(loaded, samples, energy, doc)
+    return finish(loaded, samples, energy, doc, judged)

@@ -1,0 +1,100 @@
+"""The judge inside the judging session: a candidate the front beats stops after a few runs.
+
+Early stopping (:mod:`.early_stop`) judges a candidate on its first, scored session. The
+session is scored before its timed runs start, so once a few runs are timed everything the
+judgement needs is in the measurement worker: the exact metrics (accuracy from the scored
+outputs, sizes, parameters and FLOPs from the build) and the latency samples so far. The
+worker asks a :class:`SessionJudge` after ``first_runs`` timed runs and again at every
+doubling; when :func:`.early_stop.decide` says the job's front beats the candidate's most
+optimistic estimate beyond the margin, the session ends there. A candidate far off the front
+then costs its scoring and a handful of runs instead of a whole session.
+
+The judge knows the metrics a session determines: latency percentiles, the mean latency and
+throughput, accuracy, and the build's exact metrics. A study whose objectives or constraints
+use any other metric (energy, cost, ...) is judged after the session only, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from request_dse.backends import BuildResult
+from request_dse.evaluate.early_stop import EXACT_METRICS, FrontSnapshot, decide, intervals
+from request_dse.evaluate.score import accuracy, built_metrics
+from request_dse.evaluate.stats import latency_stats
+from request_dse.targets import SessionRequest, SessionResult
+from request_dse.workloads import PreparedModel
+
+#: Latency metrics a session's samples determine (see :func:`.stats.latency_stats`).
+SESSION_METRICS = frozenset({"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms",
+                             "latency_per_sample_ms", "throughput_ips"})
+
+
+@dataclass(frozen=True)
+class SessionJudge:
+    """Called by the measurement worker with the samples timed so far and the scored outputs."""
+
+    front: FrontSnapshot
+    margin: float
+    batch_size: int
+    first_runs: int
+    known: Mapping[str, float]           # what the build determines
+    prepared: PreparedModel              # its held-out labels give accuracy from the scored outputs
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
+        if "accuracy" not in self._memo:  # the scored outputs do not change within the session
+            self._memo["accuracy"] = accuracy(top5, self.prepared) if top5 is not None else {}
+        session = SessionResult(np.asarray(samples_ns, dtype=np.int64), 0.0, 0.0, 0.0)
+        estimate = {**self.known, **latency_stats([session], self.batch_size), **self._memo["accuracy"]}
+        reason = decide(estimate, samples_ns / 1e6, self.front, self.margin)
+        return None if reason is None else f"{reason} (after {len(samples_ns)} runs)"
+
+
+def judges(front: FrontSnapshot) -> bool:
+    """Whether every metric the front's objectives and constraints use is one a session determines."""
+    used = {*front.metrics, *(c.metric for c in front.constraints)}
+    return used <= SESSION_METRICS | EXACT_METRICS
+
+
+def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnapshot | None) -> Any:
+    """The judge for a judging session, or None where it cannot judge inside the session (no front,
+    a LoadGen protocol or compliance run, a metric a session does not determine)."""
+    protocol = request.protocol
+    if (front is None or not protocol.early_stop.enabled or protocol.uses_loadgen or request.compliance
+            or not judges(front) or build.prepared is None):
+        return None
+    return SessionJudge(front, protocol.early_stop.margin, request.batch_size,
+                        max(1, protocol.early_stop.first_runs), built_metrics(build), build.prepared)
+
+
+def judge_bias(samples_ns: np.ndarray, final: Mapping[str, float], front: FrontSnapshot, first_runs: int,
+               batch_size: int) -> float | None:
+    """How far the judging session's most optimistic estimates overstated a survivor's final figures:
+    the largest relative gap over its noisy objectives and over every look a judge took (after
+    ``first_runs`` runs, at every doubling, and at the session's end). A margin at least this wide
+    would not have stopped this candidate wrongly; the study's widest (``FrontSnapshot.session_noise``)
+    is the margin its later candidates are judged with. None without samples or noisy objectives."""
+    noisy = [(m, d) for m, d in zip(front.metrics, front.directions) if m in SESSION_METRICS and final.get(m)]
+    n_all = len(samples_ns)
+    if not noisy or n_all == 0:
+        return None
+    looks, n = [n_all], max(1, first_runs)
+    while n < n_all:
+        looks.append(n)
+        n *= 2
+    worst = 0.0
+    for n in looks:
+        head = np.asarray(samples_ns[:n], dtype=np.int64)
+        estimate = latency_stats([SessionResult(head, 0.0, 0.0, 0.0)], batch_size)
+        bounds = intervals(estimate, head / 1e6, [m for m, _ in noisy])
+        for m, d in noisy:
+            lo, hi = bounds[m]
+            gap = lo / final[m] - 1 if d == "minimize" else final[m] / hi - 1 if hi > 0 else 0.0
+            if np.isfinite(gap):
+                worst = max(worst, gap)
+    return worst

@@ -1,0 +1,28 @@
+"""The front the search keeps, and the noise its snapshots tell the judging sessions."""
+
+from __future__ import annotations
+
+from request_dse.results import TrialRecord
+from request_dse.search.front import FrontTracker
+from request_dse.study import load_plan
+
+
+def _rec(number: int, acc: float, p90: float, **info: float) -> TrialRecord:
+    return TrialRecord(number, "COMPLETE", "ok", {"trial": number}, f"h{number}",
+                       {"accuracy_top1": acc, "latency_p90_ms": p90}, info=info)
+
+
+def test_the_judging_margin_follows_the_judging_sessions_once_one_was_measured(write_study) -> None:  # type: ignore[no-untyped-def]
+    """Before any survivor of a judging session is known, the widest spread between two sessions of
+    a candidate; then the widest gap between a judging session's estimate and its final figures
+    (which a slow-mode session shows too), even when narrower than the sessions' spread."""
+    tracker = FrontTracker(load_plan(write_study("front")))
+    assert tracker.snapshot().session_noise == 0.0
+    tracker.add(_rec(0, 0.9, 0.02, session_spread=0.47))
+    assert tracker.snapshot().session_noise == 0.47
+    tracker.add(_rec(1, 0.95, 0.03, session_spread=0.6, judge_bias=0.12))
+    assert tracker.snapshot().session_noise == 0.12
+    tracker.add(_rec(2, 0.97, 0.05, session_spread=0.01, judge_bias=0.3))
+    tracker.add(_rec(3, 0.99, 0.08, judge_bias=0.05))
+    snap = tracker.snapshot()
+    assert snap.session_noise == 0.3 and [p.number for p in snap.points] == [0, 1, 2, 3]
