@@ -1,8 +1,9 @@
-"""Measurement-aware early stopping on the quickstart: measurement time saved, Pareto set kept.
+"""Measurement-aware early stopping: measurement time saved, Pareto set kept.
 
-    .venv/bin/python benchmarks/early_stopping.py
+    .venv/bin/python benchmarks/early_stopping.py                     # the quickstart
+    .venv/bin/python benchmarks/early_stopping.py --study full-stack  # every backend (TVM tuning: ~20 min)
 
-One run of `request-dse tune` on the quickstart with ``measure.early_stop`` on (results cache
+One run of `request-dse tune` on the study with ``measure.early_stop`` on (results cache
 and tracking off). Afterwards every candidate that stopped early is measured again with the
 full protocol (scored, ``repeats`` sessions) from the artifact the search built, through the
 same local runtime. That gives, from the same builds and the same candidate sequence:
@@ -16,7 +17,7 @@ same local runtime. That gives, from the same builds and the same candidate sequ
   stopped candidates with their full figures): the same set means no candidate that belongs
   on the front was stopped.
 
-Writes ``benchmarks/results/early_stopping.md``.
+Writes ``benchmarks/results/early_stopping.md`` (``early_stopping_<study>.md`` for another study).
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ RESULTS = REPO / "benchmarks" / "results" / "early_stopping.md"
 COMMAND = ".venv/bin/python benchmarks/early_stopping.py"
 
 
-def write_study(folder: Path, early: dict, trials: int | None) -> Path:
-    doc = yaml.safe_load((REPO / "studies" / "quickstart.yaml").read_text())
+def write_study(folder: Path, name: str, early: dict, trials: int | None) -> Path:
+    doc = yaml.safe_load((REPO / "studies" / f"{name}.yaml").read_text())
     doc.update({"work_dir": str(folder / "work"), "tracking": {"enabled": False}, "confirm": {"enabled": False},
                 "cache": False})
     doc.setdefault("measure", {})["early_stop"] = early
     if trials:
         doc["budget"]["trials"] = trials
-    path = folder / "quickstart.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -77,7 +78,8 @@ def remeasure(plan, recs):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, help="override the quickstart's budget")
+    parser.add_argument("--study", default="quickstart", help="a study of studies/ (default: quickstart)")
+    parser.add_argument("--trials", type=int, help="override the study's budget")
     parser.add_argument("--first-runs", type=int, default=16)
     parser.add_argument("--margin", type=float, default=0.25)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
@@ -92,7 +94,7 @@ def main() -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp / "search_spaces", ignore_errors=True)
         shutil.copytree(REPO / "search_spaces", tmp / "search_spaces")
-        study = write_study(tmp, early, args.trials)
+        study = write_study(tmp, args.study, early, args.trials)
         started = time.perf_counter()
         run = request_dse("tune", str(study), "--quiet", "--no-export", env=dict(os.environ))
         tune_wall = time.perf_counter() - started
@@ -123,12 +125,13 @@ def main() -> None:
     a, b = {r.hash for r in front_full}, {r.hash for r in front_early}
     names = plan.study.metric_names
     lines = [
-        "## Measurement-aware early stopping (quickstart)",
+        f"## Measurement-aware early stopping ({args.study})",
         "",
         f"{datetime.date.today().isoformat()}, {machine()}, load average {os.getloadavg()[0]:.1f}; "
-        f"command: `{COMMAND}`" + (f" `--trials {args.trials}`" if args.trials else ""),
+        f"command: `{COMMAND}`" + (f" `--study {args.study}`" if args.study != "quickstart" else "")
+        + (f" `--trials {args.trials}`" if args.trials else ""),
         "",
-        f"One `request-dse tune` of the quickstart with `measure.early_stop: {{enabled: true, first_runs: "
+        f"One `request-dse tune` of studies/{args.study}.yaml with `measure.early_stop: {{enabled: true, first_runs: "
         f"{args.first_runs}, margin: {args.margin}}}` ({tune_wall:.0f} s); then each candidate that stopped early "
         f"measured again with the full protocol from its built artifact ({remeasure_wall:.0f} s), giving the full "
         "protocol's figures for the same builds and the same candidate sequence.",
@@ -174,7 +177,8 @@ def main() -> None:
     lines.append(f"Goal (at least 40% less measurement time, same Pareto set): "
                  f"{'met' if saved >= 0.4 and a == b else 'not met'} ({saved:.0%} less; Pareto sets "
                  f"{'equal' if a == b else 'differ'}).")
-    write_section(RESULTS, lines)
+    write_section(RESULTS if args.study == "quickstart" else RESULTS.with_name(
+        f"early_stopping_{args.study.replace('-', '_')}.md"), lines)
 
 
 if __name__ == "__main__":
