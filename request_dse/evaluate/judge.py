@@ -61,7 +61,7 @@ def judges(front: FrontSnapshot) -> bool:
     return used <= SESSION_METRICS | EXACT_METRICS
 
 
-def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnapshot | None) -> Any:
+def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnapshot | None) -> SessionJudge | None:
     """The judge for a judging session, or None where it cannot judge inside the session (no front,
     a LoadGen protocol or compliance run, a metric a session does not determine)."""
     protocol = request.protocol
