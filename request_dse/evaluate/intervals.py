@@ -18,24 +18,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from request_dse.evaluate.stats import binom_ppf
+from request_dse.evaluate.stats import quantile_ci
 
 Interval = tuple[float, float, str]
 
 QUANTILES = {"latency_p50_ms": 0.50, "latency_p90_ms": 0.90, "latency_p99_ms": 0.99}
 EXACT = ("accuracy_top1", "accuracy_top5", "model_size_bytes", "artifact_size_bytes", "params", "flops")
 Z95 = 1.959963984540054
-
-
-def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
-    """Order-statistic confidence interval of the ``q`` quantile (the whole range below 6 samples)."""
-    n = len(sorted_ms)
-    if n < 6:
-        return float(sorted_ms[0]), float(sorted_ms[-1])
-    alpha = (1 - level) / 2
-    lo = binom_ppf(alpha, n, q)
-    hi = binom_ppf(1 - alpha, n, q)
-    return float(sorted_ms[max(lo - 1, 0)]), float(sorted_ms[min(hi, n - 1)])
 
 
 def _session_quantile(ms: np.ndarray, q: float) -> float:

@@ -29,15 +29,20 @@ def binom_ppf(p: float, n: int, q: float) -> int:
     return int(min(n, np.searchsorted(cdf, p - 1e-12)))
 
 
-def median_ci(sorted_ms: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Distribution-free confidence interval of the median from order statistics."""
+def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
+    """Order-statistic confidence interval of the ``q`` quantile (the whole range below 6 samples)."""
     n = len(sorted_ms)
     if n < 6:
         return float(sorted_ms[0]), float(sorted_ms[-1])
     alpha = (1 - level) / 2
-    lo = binom_ppf(alpha, n, 0.5)
-    hi = binom_ppf(1 - alpha, n, 0.5)
+    lo = binom_ppf(alpha, n, q)
+    hi = binom_ppf(1 - alpha, n, q)
     return float(sorted_ms[max(lo - 1, 0)]), float(sorted_ms[min(hi, n - 1)])
+
+
+def median_ci(sorted_ms: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median from order statistics."""
+    return quantile_ci(sorted_ms, 0.5, level)
 
 
 def nearest_rank(sorted_ms: np.ndarray, p: float) -> float:
