@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["quickstart", "reliability", "untrusted", "tracking", "executors", "tvm_tuning", "search_efficiency",
-         "search_efficiency_variant", "early_stopping", "early_stopping_full_stack", "overhead", "overhead_10000", "profile", "profile_tracking", "tracking_scale",
+         "search_efficiency_variant", "early_stopping", "early_stopping_full_stack", "worker_start", "overhead", "overhead_10000", "profile", "profile_tracking", "tracking_scale",
          "tuned_vs_baseline", "environments", "scoreboard", "gpu"]
 HEADER = """# Benchmark results
 
