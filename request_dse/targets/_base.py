@@ -47,9 +47,23 @@ class Judge(Protocol):
     :mod:`request_dse.evaluate.judge`). Picklable: it travels with the request to the worker."""
 
     first_runs: int  # timed runs before the first look; then it looks at every doubling
+    first_time_s: float  # ... and at least this much timed run time before the first look
 
     def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
         """Why the candidate need not be measured further (the session ends there), or None."""
+
+
+def judge_looks(samples_ns: np.ndarray, first_runs: int, first_time_s: float) -> list[int]:
+    """After how many of these timed runs a session's judge looked (:func:`.session.time_runs`):
+    once ``first_runs`` runs and ``first_time_s`` of run time were timed, then at every doubling
+    of the runs; a look is taken between runs, so none after the session's last one."""
+    timed = np.cumsum(np.asarray(samples_ns, dtype=np.int64))
+    n = max(1, first_runs, int(np.searchsorted(timed, first_time_s * 1e9)) + 1)
+    looks = []
+    while n < len(timed):
+        looks.append(n)
+        n *= 2
+    return looks
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ def load_and_score(request: SessionRequest) -> Loaded:
 
 def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, float | None, str | None]:
     """The request-dse protocol on one batch: its samples (ns), the energy per batch where read, and
-    why the request's judge ended the runs early (after ``first_runs``, then at every doubling), if it did."""
+    why the request's judge ended the runs early, if it did: it looks once ``first_runs`` runs and
+    ``first_time_s`` of run time are timed, then at every doubling of the runs (:func:`.judge_looks`)."""
     session = loaded.session
     placed = session.place(_batches(loaded.x_eval, request.batch_size)[0][0])
     protocol = request.protocol
@@ -93,20 +94,23 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
     clock, run = time.perf_counter_ns, session.run
     judge, judged = request.judge, None
     look = judge.first_runs if judge is not None else 0
+    first_ns = judge.first_time_s * 1e9 if judge is not None else 0.0
+    timed = 0
     while True:
         t = clock()
         run(placed)
         end = clock()
         samples.append(end - t)
+        timed += end - t
         elapsed = end - loop_start
         n = len(samples)
         if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
             break
-        if n == look:  # between timed runs: the look itself is not timed
-            judged = judge(np.asarray(samples, dtype=np.int64), loaded.top5)  # type: ignore[misc]
+        if n >= look and judge is not None and timed >= first_ns:  # between timed runs: the look is not timed
+            judged = judge(np.asarray(samples, dtype=np.int64), loaded.top5)
             if judged is not None:
                 break
-            look *= 2
+            look, first_ns = 2 * n, 0.0
     energy_end = read_energy()
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:

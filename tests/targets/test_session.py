@@ -1,0 +1,78 @@
+"""The request-dse protocol's timed runs, and when a judging session's judge looks at them."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from request_dse.protocol import MeasureConfig
+from request_dse.targets import SessionRequest, judge_looks
+from request_dse.targets.session import Loaded, time_runs
+
+
+class SpinSession:
+    """A model that takes ``run_us`` per run (busy, like a kernel): its runs are timed as they are."""
+
+    def __init__(self, run_us: float) -> None:
+        self.run_ns = int(run_us * 1000)
+
+    def place(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def run(self, placed: np.ndarray) -> None:
+        end = time.perf_counter_ns() + self.run_ns
+        while time.perf_counter_ns() < end:
+            pass
+
+
+@dataclasses.dataclass
+class RecordingJudge:
+    first_runs: int
+    first_time_s: float
+    stop_at_look: int = 0                    # 1-based; 0: never stops
+    looks: list[int] = dataclasses.field(default_factory=list)
+
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
+        self.looks.append(len(samples_ns))
+        return "beaten" if len(self.looks) == self.stop_at_look else None
+
+
+def session(run_us: float, judge: RecordingJudge, min_runs: int = 200) -> tuple[np.ndarray, str | None]:
+    protocol = MeasureConfig(warmup_runs=2, min_runs=min_runs, min_time_s=0.0, max_time_s=10.0)
+    request = SessionRequest("onnxruntime", Path("."), None, 1, 1, protocol, score=False, judge=judge)  # type: ignore[arg-type]
+    loaded = Loaded(SpinSession(run_us), 0.0, 0.0, time.perf_counter(), np.zeros((4, 3), np.float32))
+    samples, _, judged = time_runs(loaded, request)
+    return samples, judged
+
+
+@pytest.mark.parametrize(("first_runs", "first_time_s"), [(4, 0.0), (4, 0.002), (16, 0.0005)])
+def test_the_judge_looks_where_judge_looks_says(first_runs: int, first_time_s: float) -> None:
+    """After ``first_runs`` runs and ``first_time_s`` of run time, then at every doubling: the
+    worker's looks and the ones :func:`judge_looks` reads off the samples (for the judge's bias)
+    are the same."""
+    judge = RecordingJudge(first_runs, first_time_s)
+    samples, judged = session(100, judge)
+    assert judged is None and len(samples) == 200
+    assert judge.looks == judge_looks(samples, first_runs, first_time_s)
+    assert judge.looks[0] >= first_runs
+    assert samples[:judge.looks[0]].sum() >= first_time_s * 1e9
+    assert samples[:judge.looks[0] - 1].sum() < first_time_s * 1e9 or judge.looks[0] == first_runs
+    assert all(b == 2 * a for a, b in zip(judge.looks, judge.looks[1:]))
+
+
+def test_a_microsecond_model_is_first_judged_after_first_time_s_not_after_first_runs() -> None:
+    """16 runs of a 100 us model are 1.6 ms: with ``first_time_s`` 0.01 the judge first looks after
+    about 100 runs, once the model's cold first runs are a small part of what it sees."""
+    judge = RecordingJudge(16, 0.01)
+    samples, _ = session(100, judge, min_runs=400)
+    assert 100 <= judge.looks[0] <= 110
+
+
+def test_a_judgement_ends_the_session_at_that_look() -> None:
+    judge = RecordingJudge(4, 0.0, stop_at_look=2)
+    samples, judged = session(50, judge)
+    assert judged == "beaten" and judge.looks == [4, 8] and len(samples) == 8
