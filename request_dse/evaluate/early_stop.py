@@ -68,6 +68,11 @@ class FrontSnapshot:
     #: the widest spread between two sessions). One session's interval cannot see it, so the
     #: margin is at least this.
     session_noise: float = 0.0
+    #: How much slower one whole session of a candidate was seen than another (a process in a slow
+    #: mode), or a judging session than the final figures: a stop by less than this much beyond
+    #: the margin could be a slow session's doing, so a second session must confirm it. None
+    #: before any candidate had two sessions: every stop is confirmed.
+    slow_session: float | None = None
 
 
 def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
@@ -128,9 +133,12 @@ def _beats(front_value: float, optimistic: float, direction: str, noisy: bool, m
     return front_value >= bar, front_value > optimistic
 
 
-def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot, margin: float) -> str | None:
-    """Why the candidate cannot enter the front (a sentence), or None when it may. ``margin`` is
-    raised to the front's ``session_noise`` when that is wider."""
+def verdict(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot,
+            margin: float) -> tuple[str | None, float]:
+    """Why the candidate cannot enter the front (a sentence, or None when it may), and by how far:
+    the factor by which its most optimistic values miss beyond the margin (1.3: a session 30%
+    too slow in every noisy objective would explain the stop; inf when exact metrics decide).
+    ``margin`` is raised to the front's ``session_noise`` when that is wider."""
     margin = max(margin, front.session_noise)
     bounds = intervals(estimate, samples_ms, tuple(dict.fromkeys((*front.metrics,
                                                                   *(c.metric for c in front.constraints)))))
@@ -142,9 +150,15 @@ def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSn
             continue
         slack = margin * abs(c.bound) if noisy else 0.0
         if c.violation(best) > slack:
-            return f"violates {c} even at its most favourable estimate ({best:.4g})"
+            factor = math.inf
+            if noisy:
+                lower = c.op in (">=", ">")
+                edge = c.bound * (1 - margin) if lower else c.bound * (1 + margin)
+                factor = (edge / best if lower else best / edge) if best > 0 and edge > 0 else 1.0
+            return f"violates {c} even at its most favourable estimate ({best:.4g})", factor
+    reason, widest = None, 0.0
     for point in front.points:
-        every, strict = True, False
+        every, strict, factor = True, False, math.inf
         for m, d, fv in zip(front.metrics, front.directions, point.values):
             opt = _optimistic(m, d, bounds[m])
             ok, better = _beats(fv, opt, d, m not in EXACT_METRICS, margin)
@@ -152,22 +166,33 @@ def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSn
             strict |= better
             if not every:
                 break
-        if every and strict:
+            if m not in EXACT_METRICS:
+                beyond = opt / ((1 + margin) * fv) if d == "minimize" else fv / ((1 + margin) * opt)
+                factor = min(factor, beyond if fv > 0 and opt > 0 else 1.0)
+        if every and strict and factor > widest:
             parts = []
             for m, d, fv in zip(front.metrics, front.directions, point.values):
                 opt = _optimistic(m, d, bounds[m])
                 parts.append(f"{m} {fv:.4g} vs {'at best' if m not in EXACT_METRICS else ''} {opt:.4g}".replace("  ", " "))
-            return (f"dominated by trial {point.number} beyond the {margin:.0%} noise margin after a short "
-                    f"measurement: {'; '.join(parts)}")
-    return None
+            reason = (f"dominated by trial {point.number} beyond the {margin:.0%} noise margin after a short "
+                      f"measurement: {'; '.join(parts)}")
+            widest = factor
+    return reason, widest
+
+
+def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot, margin: float) -> str | None:
+    """Why the candidate cannot enter the front (a sentence), or None when it may (:func:`verdict`)."""
+    return verdict(estimate, samples_ms, front, margin)[0]
 
 
 def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[tuple[int, Sequence[float]]],
-             constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0) -> FrontSnapshot:
+             constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0,
+             slow_session: float | None = None) -> FrontSnapshot:
     """A frozen snapshot from (trial number, objective values) pairs."""
     return FrontSnapshot(tuple(metrics), tuple(directions),
                          tuple(FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front),
-                         tuple(constraints), float(session_noise))
+                         tuple(constraints), float(session_noise),
+                         None if slow_session is None else float(slow_session))
 
 
 # -- the trial side (runs where the trial runs; the snapshot arrives in the job) --------------------

@@ -4,8 +4,9 @@ Early stopping (:mod:`.early_stop`) judges a candidate on its first, scored sess
 session is scored before its timed runs start, so once a few runs are timed everything the
 judgement needs is in the measurement worker: the exact metrics (accuracy from the scored
 outputs, sizes, parameters and FLOPs from the build) and the latency samples so far. The
-worker asks a :class:`SessionJudge` after ``first_runs`` timed runs and again at every
-doubling; when :func:`.early_stop.decide` says the job's front beats the candidate's most
+worker asks a :class:`SessionJudge` once ``first_runs`` runs and ``first_time_s`` of run time
+are timed (the first runs of a model that runs in microseconds are still cold) and again at
+every doubling; when :func:`.early_stop.decide` says the job's front beats the candidate's most
 optimistic estimate beyond the margin, the session ends there. A candidate far off the front
 then costs its scoring and a handful of runs instead of a whole session.
 
@@ -26,7 +27,7 @@ from request_dse.backends import BuildResult
 from request_dse.evaluate.early_stop import EXACT_METRICS, FrontSnapshot, decide, intervals
 from request_dse.evaluate.score import accuracy, built_metrics
 from request_dse.evaluate.stats import latency_stats
-from request_dse.targets import SessionRequest, SessionResult
+from request_dse.targets import SessionRequest, SessionResult, judge_looks
 from request_dse.workloads import PreparedModel
 
 #: Latency metrics a session's samples determine (see :func:`.stats.latency_stats`).
@@ -42,6 +43,7 @@ class SessionJudge:
     margin: float
     batch_size: int
     first_runs: int
+    first_time_s: float
     known: Mapping[str, float]           # what the build determines
     prepared: PreparedModel              # its held-out labels give accuracy from the scored outputs
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -61,32 +63,32 @@ def judges(front: FrontSnapshot) -> bool:
     return used <= SESSION_METRICS | EXACT_METRICS
 
 
-def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnapshot | None) -> SessionJudge | None:
+def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnapshot | None,
+                  known: Mapping[str, float] | None = None) -> SessionJudge | None:
     """The judge for a judging session, or None where it cannot judge inside the session (no front,
-    a LoadGen protocol or compliance run, a metric a session does not determine)."""
+    a LoadGen protocol or compliance run, a metric a session does not determine). ``known``: exact
+    metrics an earlier session determined (for an unscored session)."""
     protocol = request.protocol
     if (front is None or not protocol.early_stop.enabled or protocol.uses_loadgen or request.compliance
             or not judges(front) or build.prepared is None):
         return None
-    return SessionJudge(front, protocol.early_stop.margin, request.batch_size,
-                        max(1, protocol.early_stop.first_runs), built_metrics(build), build.prepared)
+    early = protocol.early_stop
+    return SessionJudge(front, early.margin, request.batch_size, max(1, early.first_runs), early.first_time_s,
+                        {**built_metrics(build), **(known or {})}, build.prepared)
 
 
 def judge_bias(samples_ns: np.ndarray, final: Mapping[str, float], front: FrontSnapshot, first_runs: int,
-               batch_size: int) -> float | None:
+               first_time_s: float, batch_size: int) -> float | None:
     """How far the judging session's most optimistic estimates overstated a survivor's final figures:
-    the largest relative gap over its noisy objectives and over every look a judge took (after
-    ``first_runs`` runs, at every doubling, and at the session's end). A margin at least this wide
+    the largest relative gap over its noisy objectives and over every look a judge took
+    (:func:`request_dse.targets.judge_looks`, and the session's end). A margin at least this wide
     would not have stopped this candidate wrongly; the study's widest (``FrontSnapshot.session_noise``)
     is the margin its later candidates are judged with. None without samples or noisy objectives."""
     noisy = [(m, d) for m, d in zip(front.metrics, front.directions) if m in SESSION_METRICS and final.get(m)]
     n_all = len(samples_ns)
     if not noisy or n_all == 0:
         return None
-    looks, n = [n_all], max(1, first_runs)
-    while n < n_all:
-        looks.append(n)
-        n *= 2
+    looks = [*judge_looks(samples_ns, first_runs, first_time_s), n_all]
     worst = 0.0
     for n in looks:
         head = np.asarray(samples_ns[:n], dtype=np.int64)

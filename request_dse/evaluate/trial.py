@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from request_dse.backends import BuildResult
-from request_dse.evaluate import early_stop
+from request_dse.evaluate import early_stop, second_look
 from request_dse.evaluate._base import Runtime, TrialJob
 from request_dse.evaluate.environment import recorded
 from request_dse.evaluate.judge import judge_bias, session_judge
@@ -50,8 +50,7 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
     t1 = time.perf_counter()
     timings["measure_start"] = time.time()
-    measured, ended = _measure(job, build, runtime, target, request, timings, log)
-    judged = _judging_session(job, request, measured, ended)
+    measured, ended, judged = _measure(job, build, runtime, target, request, timings, log)
     report = None
     if ended is None:
         measured, report = _settle(measured, runtime, target, request, job.trial_dir / "measure.log")
@@ -66,20 +65,11 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     result = score(job, build, measured, timings, log)
     info = {**result.info, "sessions": report} if report else dict(result.info)
     if judged is not None and result.status == "ok" and job.front is not None:
-        bias = judge_bias(judged, result.metrics, job.front, request.protocol.early_stop.first_runs,
-                          request.batch_size)
+        early = request.protocol.early_stop
+        bias = judge_bias(judged, result.metrics, job.front, early.first_runs, early.first_time_s, request.batch_size)
         if bias is not None:
             info["judge_bias"] = round(bias, 4)  # what later candidates' judging margin allows for
     return recorded(job, build, dataclasses.replace(result, info=info))
-
-
-def _judging_session(job: TrialJob, request: SessionRequest, measured: MeasureResult,
-                     ended: TrialResult | None) -> np.ndarray | None:
-    """A survivor's judging session's samples, when it was the protocol's first session."""
-    if (ended is not None or measured.status != "ok" or not measured.sessions
-            or not early_stop.wanted(job.front, request.protocol) or not early_stop.reuses_first(request.protocol)):
-        return None
-    return measured.sessions[0].samples_ns
 
 
 def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: SessionRequest,
@@ -97,27 +87,47 @@ def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: 
 
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
-             timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None]:
+             timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None, np.ndarray | None]:
     """The measurement protocol. With early stopping, a scored judging session first (the protocol's
     first session, which its judge may end after a few runs, or a short one when it has only one):
     a candidate the job's front snapshot beats by more than the noise (or that gives a wrong
-    answer) ends there."""
+    answer) ends there, after a second session where the stop is doubtful (:mod:`.second_look`).
+    Also returns a survivor's judging session's samples, when it had a judge (for its bias)."""
     measure_log = job.trial_dir / "measure.log"
     if not early_stop.wanted(job.front, request.protocol):
-        return runtime.measure(target, request, measure_log), None
-    judge = session_judge(request, build, job.front) if early_stop.reuses_first(request.protocol) else None
+        return runtime.measure(target, request, measure_log), None, None
+    front = job.front
+    assert front is not None  # wanted() says so
+    judge = session_judge(request, build, front) if early_stop.reuses_first(request.protocol) else None
     first = runtime.measure(target, early_stop.short_request(request, judge), measure_log)
     timings["measure_first_s"] = first.wall_s  # the short session's part of measure_time_s
     if first.status != "ok":
-        return first, None
+        return first, None, None
     estimate = score(job, build, first, timings, log)
     if estimate.status != "ok":
-        return first, estimate
-    stopped = early_stop.stop(estimate, first, job.front, request.protocol.early_stop.margin)  # type: ignore[arg-type]
-    if stopped is not None:
-        return first, stopped
-    rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
-    return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None
+        return first, estimate, None
+    margin, within = request.protocol.early_stop.margin, request.protocol.early_stop.confirm_within
+    judged = first.sessions[0].samples_ns if judge is not None else None
+    stopped = early_stop.stop(estimate, first, front, margin)
+    if stopped is not None and not second_look.doubtful(estimate, first, front, margin, within):
+        return first, stopped, None
+    if stopped is None:
+        rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
+        return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None, judged
+    judge = session_judge(request, build, front, second_look.exact(estimate))
+    second = runtime.measure(target, second_look.second_request(request, judge), measure_log)
+    timings["measure_second_look_s"] = second.wall_s
+    if second.status != "ok":
+        return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), None, None
+    both = second_look.scored(first, second)
+    again = early_stop.stop(score(job, build, both, timings, log), both, front, margin)
+    if again is not None:
+        return both, second_look.confirmed(again), None
+    sessions = request.protocol.repeats - 1   # the second session was a whole one: it counts
+    if sessions == 0:
+        return both, None, judged
+    rest = runtime.measure(target, second_look.more_request(request, sessions), measure_log)
+    return early_stop.combine(both, rest, reused=True), None, judged
 
 
 def _explain(error: str, build: BuildResult) -> str:

@@ -27,7 +27,7 @@ class FrontTracker:
         self._hi = np.full(len(self.names), -np.inf)
         self._count = 0
         self._judge_bias: float | None = None   # the widest a survivor's judging session showed
-        self._session_spread = 0.0                # between sessions, where no judging session was measured
+        self._session_spread: float | None = None  # the widest between two sessions of a candidate
         self._result: tuple[list[TrialRecord], list[float], float] | None = None
 
     def add(self, rec: TrialRecord) -> bool:
@@ -36,8 +36,8 @@ class FrontTracker:
             return False
         if rec.info.get("judge_bias") is not None:  # how far a judging session's estimate was off
             self._judge_bias = max(self._judge_bias or 0.0, float(rec.info["judge_bias"]))
-        elif rec.info.get("session_spread") is not None:
-            self._session_spread = max(self._session_spread, float(rec.info["session_spread"]))
+        if rec.info.get("session_spread") is not None:
+            self._session_spread = max(self._session_spread or 0.0, float(rec.info["session_spread"]))
         try:
             own = np.array([float(rec.metrics[m]) for m in self.names])
         except KeyError:
@@ -71,13 +71,20 @@ class FrontTracker:
         """How far one session's estimate can be off: the widest gap between a judging session's most
         optimistic estimate and the survivor's final figures, once a survivor measured one; before
         that, the widest spread between two sessions of a candidate."""
-        return self._judge_bias if self._judge_bias is not None else self._session_spread
+        return self._judge_bias if self._judge_bias is not None else self._session_spread or 0.0
+
+    @property
+    def slow_session(self) -> float | None:
+        """How much slower one session was seen than the candidate's others or its final figures
+        (None before any candidate had two sessions): a stop by less needs a second session."""
+        seen = [x for x in (self._judge_bias, self._session_spread) if x is not None]
+        return max(seen) if seen else None
 
     def snapshot(self) -> FrontSnapshot:
         """The front's objective values, frozen for a job that may stop early."""
         front = [(r.number, list(q * self.signs)) for r, q in sorted(self._front, key=lambda item: item[0].number)]
         return early_stop.snapshot(self.names, self.directions, front, self.plan.study.constraints,
-                                   session_noise=self.session_noise)
+                                   session_noise=self.session_noise, slow_session=self.slow_session)
 
     def __len__(self) -> int:
         return len(self._front)

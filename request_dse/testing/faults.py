@@ -9,17 +9,17 @@ to see how request-dse survives native code that misbehaves. It is a plug-in: na
            noisy (random extra latency of up to 2 ms per run), slow (the stage takes 5 s longer),
            caching (a run on the same input as the run before returns that run's output at once:
            right answers, and fast when one input repeats -- what MLPerf's TEST04 catches),
-           slow_mode (every call takes at least 0.5 ms, so that the host's own noise stays well
-           inside the session tolerance, and the first measurement process that loads the
-           artifact runs every call twice as long: a process in a slow mode, which repeatable
-           measurements set aside), slow_spell (the same steady 0.5 ms calls, and in the first
+           steady (every call takes at least 0.5 ms, so that the host's own noise stays well
+           inside the session tolerance), slow_mode (steady, and the first measurement process
+           that loads the artifact runs every call twice as long: a process in a slow mode, which
+           repeatable measurements set aside), slow_spell (the same steady 0.5 ms calls, and in the first
            measurement process, in every 200 ms after its first call, the calls from 100 ms to
            160 ms take 1 ms: slow spells of the host inside one session, whose runs are set aside)
 ``stage``  build or measure: which worker the fault strikes
 
 Expected statuses: segfault/abort/exit -> ``crashed``, hang -> ``build_timeout`` /
 ``run_timeout``, oom -> ``out_of_memory``, raise -> ``build_error`` / ``run_error``,
-wrong_output -> ``wrong_answer``, noisy, slow, caching, slow_mode, slow_spell and none -> ``ok``.
+wrong_output -> ``wrong_answer``, noisy, slow, caching, steady, slow_mode, slow_spell and none -> ``ok``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ EXPECTED_STATUS = {
     ("wrong_output", "build"): "wrong_answer", ("wrong_output", "measure"): "wrong_answer",
     ("noisy", "build"): "ok", ("noisy", "measure"): "ok", ("slow", "build"): "ok", ("slow", "measure"): "ok",
     ("none", "build"): "ok", ("none", "measure"): "ok", ("caching", "build"): "ok", ("caching", "measure"): "ok",
-    ("slow_mode", "build"): "ok", ("slow_mode", "measure"): "ok",
+    ("steady", "build"): "ok", ("steady", "measure"): "ok", ("slow_mode", "build"): "ok", ("slow_mode", "measure"): "ok",
     ("slow_spell", "build"): "ok", ("slow_spell", "measure"): "ok",
 }
 #: Marks, in the artifact folder, that a process has already taken the slow mode.
@@ -161,7 +161,7 @@ class FaultBackend(Backend):
         spec = json.loads((artifact_dir / FAULT_FILE).read_text())
         if spec["stage"] == "measure":
             strike(spec["fault"])
-        fault = spec["fault"] if spec["fault"] in ("noisy", "wrong_output", "caching") else "none"
+        fault = spec["fault"] if spec["fault"] in ("noisy", "wrong_output", "caching", "steady") else "none"
         if spec["fault"] in ("slow_mode", "slow_spell"):
             fault = spec["fault"] if _first_to_take(artifact_dir / SLOW_MODE_MARK) else "steady"
         return FaultySession(OnnxRuntimeBackend().load(artifact_dir, threads, device), fault)  # type: ignore[arg-type]

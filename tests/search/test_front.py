@@ -26,3 +26,16 @@ def test_the_judging_margin_follows_the_judging_sessions_once_one_was_measured(w
     tracker.add(_rec(3, 0.99, 0.08, judge_bias=0.05))
     snap = tracker.snapshot()
     assert snap.session_noise == 0.3 and [p.number for p in snap.points] == [0, 1, 2, 3]
+
+
+def test_the_slowest_session_seen_is_the_widest_spread_or_judging_gap(write_study) -> None:  # type: ignore[no-untyped-def]
+    """What a doubtful stop is measured against: None until a candidate had two sessions, then the
+    widest of the sessions' spreads and the judging sessions' gaps, survivors' spreads included."""
+    tracker = FrontTracker(load_plan(write_study("slow")))
+    assert tracker.snapshot().slow_session is None
+    tracker.add(_rec(0, 0.9, 0.02, session_spread=0.1))
+    assert tracker.snapshot().slow_session == 0.1
+    tracker.add(_rec(1, 0.95, 0.03, session_spread=0.6, judge_bias=0.12))
+    assert tracker.snapshot().slow_session == 0.6 and tracker.snapshot().session_noise == 0.12
+    tracker.add(_rec(2, 0.97, 0.05, judge_bias=0.9))
+    assert tracker.snapshot().slow_session == 0.9
