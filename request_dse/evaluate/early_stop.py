@@ -215,12 +215,17 @@ def short_request(request: Any, judge: Any = None) -> Any:
     return dataclasses.replace(request, protocol=protocol, score=True, judge=judge)
 
 
+def unscored(request: Any, sessions: int, judge: Any = None) -> Any:
+    """``sessions`` sessions of the full protocol, unscored (the judging session scored the
+    candidate), with ``judge`` in each of them or none."""
+    protocol = dataclasses.replace(request.protocol, repeats=sessions)
+    return dataclasses.replace(request, protocol=protocol, score=False, judge=judge)
+
+
 def rest_request(request: Any) -> Any:
     """What a survivor still runs after the judging session, unscored."""
-    protocol = request.protocol
-    if reuses_first(protocol):
-        protocol = dataclasses.replace(protocol, repeats=protocol.repeats - 1)
-    return dataclasses.replace(request, protocol=protocol, score=False)
+    repeats = request.protocol.repeats
+    return unscored(request, repeats - 1 if reuses_first(request.protocol) else repeats)
 
 
 def wanted(front: FrontSnapshot | None, protocol: Any) -> bool:

@@ -5,10 +5,11 @@ this project's reference host, some processes run a small model 1.5 times slower
 and a judging session has been seen 2.5 times slower than the candidate's final figures). Its
 judge then sees the candidate slower than it is, and a candidate close to the front may be
 stopped for it. A stop by less than ``early_stop.confirm_within`` beyond the margin (a factor
-of 1.5 by default), or than the slowest session the study has seen (``FrontSnapshot.slow_session``:
-the widest spread between two sessions of a candidate, or between a judging session and the
-final figures), is *doubtful*. The candidate then gets a second session, in a fresh process, with a judge of
-its own: it stops only when both sessions say so. Otherwise the second session, run to its end,
+of 1.5 by default), or than the slowest session the study has seen
+(``FrontSnapshot.slow_session``: the widest spread between two sessions of a candidate, or
+between a judging session and the final figures), is *doubtful*. The candidate then gets a
+second session, in a fresh process, with a judge of its own: it stops only when both sessions
+say so. Otherwise the second session, run to its end,
 is one of the candidate's protocol sessions, and the candidate runs the rest of the protocol
 (the judging session, cut short, keeps only its scored outputs).
 """
@@ -22,7 +23,7 @@ import numpy as np
 
 from request_dse.evaluate.early_stop import EXACT_METRICS, FrontSnapshot, verdict
 from request_dse.results import TrialResult
-from request_dse.targets import MeasureResult, SessionRequest
+from request_dse.targets import MeasureResult
 
 
 def doubtful(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, margin: float,
@@ -39,25 +40,6 @@ def exact(estimate: TrialResult) -> Mapping[str, float]:
     """What the judging session determined exactly (accuracy from its scored outputs, the sizes),
     for the second session's judge: that session is not scored."""
     return {m: v for m, v in estimate.metrics.items() if m in EXACT_METRICS}
-
-
-def second_request(request: SessionRequest, judge: object) -> SessionRequest:
-    """One session of the full protocol, unscored, with its own judge."""
-    protocol = dataclasses.replace(request.protocol, repeats=1)
-    return dataclasses.replace(request, protocol=protocol, score=False, judge=judge)
-
-
-def more_request(request: SessionRequest, sessions: int) -> SessionRequest:
-    """The protocol's remaining ``sessions``, unscored, for a candidate the second look kept."""
-    protocol = dataclasses.replace(request.protocol, repeats=sessions)
-    return dataclasses.replace(request, protocol=protocol, score=False, judge=None)
-
-
-def scored(first: MeasureResult, second: MeasureResult) -> MeasureResult:
-    """The second session carrying the judging session's scored outputs, and both sessions' wall time."""
-    head = dataclasses.replace(second.sessions[0], check_outputs=first.sessions[0].check_outputs,
-                               top5=first.sessions[0].top5)
-    return MeasureResult("ok", (head, *second.sessions[1:]), "", first.wall_s + second.wall_s)
 
 
 def confirmed(stopped: TrialResult) -> TrialResult:

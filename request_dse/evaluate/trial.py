@@ -115,18 +115,18 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
         return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None, judged
     judge = session_judge(request, build, front, second_look.exact(estimate))
-    second = runtime.measure(target, second_look.second_request(request, judge), measure_log)
+    second = runtime.measure(target, early_stop.unscored(request, 1, judge), measure_log)
     timings["measure_second_look_s"] = second.wall_s
     if second.status != "ok":
         return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), None, None
-    both = second_look.scored(first, second)
+    both = early_stop.combine(first, second, reused=False)  # the second session, with the scored outputs
     again = early_stop.stop(score(job, build, both, timings, log), both, front, margin)
     if again is not None:
         return both, second_look.confirmed(again), None
     sessions = request.protocol.repeats - 1   # the second session was a whole one: it counts
     if sessions == 0:
         return both, None, judged
-    rest = runtime.measure(target, second_look.more_request(request, sessions), measure_log)
+    rest = runtime.measure(target, early_stop.unscored(request, sessions), measure_log)
     return early_stop.combine(both, rest, reused=True), None, judged
 
 

@@ -106,7 +106,7 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
         n = len(samples)
         if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
             break
-        if n >= look and judge is not None and timed >= first_ns:  # between timed runs: the look is not timed
+        if judge is not None and n >= look and timed >= first_ns:  # between timed runs: the look is not timed
             judged = judge(np.asarray(samples, dtype=np.int64), loaded.top5)
             if judged is not None:
                 break
