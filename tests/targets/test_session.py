@@ -66,10 +66,14 @@ def test_the_judge_looks_where_judge_looks_says(first_runs: int, first_time_s: f
 
 def test_a_microsecond_model_is_first_judged_after_first_time_s_not_after_first_runs() -> None:
     """16 runs of a 100 us model are 1.6 ms: with ``first_time_s`` 0.01 the judge first looks after
-    about 100 runs, once the model's cold first runs are a small part of what it sees."""
+    about 100 runs (at most 100: a timed run is never shorter than the model), once the model's cold
+    first runs are a small part of what it sees. A busy host makes some runs longer and the look
+    earlier, but still far beyond the 16 runs alone."""
     judge = RecordingJudge(16, 0.01)
     samples, _ = session(100, judge, min_runs=400)
-    assert 100 <= judge.looks[0] <= 110
+    first = judge.looks[0]
+    assert 2 * 16 < first <= 100
+    assert samples[:first].sum() >= 0.01e9 > samples[:first - 1].sum()
 
 
 def test_a_judgement_ends_the_session_at_that_look() -> None:
