@@ -23,6 +23,12 @@ where candidates measured in full by both studies changed places: two full measu
 model that runs in microseconds differ by more than the gaps between such candidates on this
 host; those are listed too, with both figures.
 
+``--control`` replays the sequence under the full protocol a second time: how often two full
+measurements of the same candidates give different Pareto sets is the floor of what any
+comparison with one full replay can show. A stopped candidate on both full fronts is stopped
+wrongly beyond that noise; one on a single full front was on it by the host's noise as much as by
+its own figures.
+
 Writes ``benchmarks/results/early_stopping.md`` (``early_stopping_<study>.md`` for another study).
 """
 
@@ -104,6 +110,11 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
         full_recs = replay(full_study, [dict(r.params) for r in recs])
         replay_wall = time.perf_counter() - started
         full_plan = load_plan(full_study)
+        control_recs = []
+        if args.control:
+            control_study = write_study(tmp, args.study, {"enabled": False}, len(recs), "-control",
+                                        {"name": "random", "seed": 0})
+            control_recs = replay(control_study, [dict(r.params) for r in recs])
     stopped = [r for r in recs if r.status == "dominated_early"]
     full = {r.hash: r for r in full_recs}
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)
@@ -113,11 +124,15 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
                   if r.status == "ok" and "measure_second_look_s" in r.timings)
     front_early, _, hv_early = study_front(plan, recs)
     front_full, _, hv_full = study_front(full_plan, full_recs)
+    front_control = {r.hash for r in study_front(full_plan, control_recs)[0]} if control_recs else None
     return {"plan": plan, "recs": recs, "stopped": stopped, "full": full, "tune_wall": tune_wall,
             "replay_wall": replay_wall, "t_early": t_early, "t_full": t_full,
             "saved": paired / t_full if t_full else 0.0, "totals_saved": 1 - t_early / t_full if t_full else 0.0,
             "front_full": {r.hash for r in front_full}, "front_early": {r.hash for r in front_early},
             "wrong": [r for r in stopped if r.hash in {f.hash for f in front_full}],
+            "front_control": front_control,
+            "wrong_both": [r for r in stopped if front_control is not None
+                           and r.hash in front_control and r.hash in {f.hash for f in front_full}],
             "hv_full": hv_full, "hv_early": hv_early}
 
 
@@ -128,6 +143,8 @@ def main() -> None:
     parser.add_argument("--first-runs", type=int, default=16)
     parser.add_argument("--margin", type=float, default=0.25)
     parser.add_argument("--runs", type=int, default=1, help="studies one after another (the median is the figure)")
+    parser.add_argument("--control", action="store_true",
+                        help="replay under the full protocol twice: the noise floor of comparing Pareto sets")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
     from request_dse.results import candidate_label
@@ -146,13 +163,16 @@ def main() -> None:
     a, b = last["front_full"], last["front_early"]
     same_everywhere = all(r["front_full"] == r["front_early"] for r in runs)
     wrong_stops = sum(len(r["wrong"]) for r in runs)
+    control = args.control
+    wrong_both = sum(len(r["wrong_both"]) for r in runs)
+    control_same = sum(r["front_control"] == r["front_full"] for r in runs)
     names = plan.study.metric_names
     lines = [
         f"## Measurement-aware early stopping ({args.study})",
         "",
         f"{datetime.date.today().isoformat()}, {machine()}, load average {os.getloadavg()[0]:.1f}; "
         f"command: `{COMMAND}`" + (f" `--study {args.study}`" if args.study != "quickstart" else "")
-        + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else ""),
+        + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else "") + (" `--control`" if args.control else ""),
         "",
     ]
     if args.runs > 1:
@@ -160,13 +180,18 @@ def main() -> None:
                   "sees measured figures, which are noisy), and so does what early stopping can stop. Measurement "
                   f"time saved, candidate by candidate: **median {median:.0%}** (runs: {', '.join(f'{x:.0%}' for x in savings)}); wrong stops "
                   f"(a stopped candidate on the full protocol's front): **{wrong_stops}**; the same Pareto set in "
-                  f"{sum(r['front_full'] == r['front_early'] for r in runs)} of {args.runs}.", "",
+                  f"{sum(r['front_full'] == r['front_early'] for r in runs)} of {args.runs}."
+                  + (f" Control (the full protocol replayed twice): the same Pareto set in {control_same} of "
+                     f"{args.runs}; stopped candidates on both full fronts: **{wrong_both}**." if control else ""), "",
                   "| run | candidates stopped | measurement time, full protocol (s) | with early stopping (s) | saved "
-                  "(candidate by candidate) | saved (totals) | wrong stops | same Pareto set |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "(candidate by candidate) | saved (totals) | wrong stops | same Pareto set |"
+                  + (" full vs full: same Pareto set | wrong stops on both full fronts |" if control else ""),
+                  "|---|---|---|---|---|---|---|---|" + ("---|---|" if control else "")]
         lines += [f"| {i + 1} | {len(r['stopped'])} of {len(r['recs'])} | {r['t_full']:.1f} | {r['t_early']:.1f} | "
                   f"{r['saved']:.0%} | {r['totals_saved']:.0%} | {len(r['wrong'])} | "
-                  f"{'yes' if r['front_full'] == r['front_early'] else 'no'} |" for i, r in enumerate(runs)]
+                  f"{'yes' if r['front_full'] == r['front_early'] else 'no'} |"
+                  + (f" {'yes' if r['front_control'] == r['front_full'] else 'no'} | {len(r['wrong_both'])} |"
+                     if control else "") for i, r in enumerate(runs)]
         lines += ["", "The last run in detail:", ""]
     lines += [
         f"One `request-dse tune` of studies/{args.study}.yaml with `measure.early_stop: {{enabled: true, first_runs: "
@@ -182,6 +207,9 @@ def main() -> None:
         f"| Pareto set | {len(a)} trials, hypervolume {hv_full:.4g} | {len(b)} trials, hypervolume {hv_early:.4g} |",
         f"| stopped candidates on the full protocol's front (wrong stops) | | **{len(last['wrong'])}** |",
         f"| same Pareto set (candidates) | | {'yes' if a == b else 'no'} |",
+        *([f"| control: a second full replay, same Pareto set as the first | "
+           f"{'yes' if last['front_control'] == a else 'no'} | |",
+           f"| stopped candidates on both full fronts | | **{len(last['wrong_both'])}** |"] if control else []),
         "",
     ]
     if a != b:
@@ -223,7 +251,9 @@ def main() -> None:
     lines.append(f"Goal (at least 40% less measurement time, no candidate of the full protocol's front stopped): "
                  f"{'met' if median >= 0.4 and not wrong_stops else 'not met'} ({figure}; {wrong_stops} wrong stops; "
                  f"Pareto sets {'equal' if same_everywhere else 'differ'}"
-                 + (" in every run" if args.runs > 1 and same_everywhere else "") + ").")
+                 + (" in every run" if args.runs > 1 and same_everywhere else "")
+                 + (f"; two full replays agree in {control_same} of {args.runs}, {wrong_both} stopped candidates "
+                    "on both full fronts" if control else "") + ").")
     stem = "early_stopping" + ("" if args.study == "quickstart" else f"_{args.study.replace('-', '_')}")
     write_section(RESULTS.with_name(f"{stem}.md"), lines)
 
