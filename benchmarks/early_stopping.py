@@ -124,15 +124,15 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
                   if r.status == "ok" and "measure_second_look_s" in r.timings)
     front_early, _, hv_early = study_front(plan, recs)
     front_full, _, hv_full = study_front(full_plan, full_recs)
+    on_full = {r.hash for r in front_full}
     front_control = {r.hash for r in study_front(full_plan, control_recs)[0]} if control_recs else None
     return {"plan": plan, "recs": recs, "stopped": stopped, "full": full, "tune_wall": tune_wall,
             "replay_wall": replay_wall, "t_early": t_early, "t_full": t_full,
             "saved": paired / t_full if t_full else 0.0, "totals_saved": 1 - t_early / t_full if t_full else 0.0,
-            "front_full": {r.hash for r in front_full}, "front_early": {r.hash for r in front_early},
-            "wrong": [r for r in stopped if r.hash in {f.hash for f in front_full}],
+            "front_full": on_full, "front_early": {r.hash for r in front_early},
+            "wrong": [r for r in stopped if r.hash in on_full],
             "front_control": front_control,
-            "wrong_both": [r for r in stopped if front_control is not None
-                           and r.hash in front_control and r.hash in {f.hash for f in front_full}],
+            "wrong_both": [r for r in stopped if r.hash in on_full & (front_control or set())],
             "hv_full": hv_full, "hv_early": hv_early}
 
 
@@ -172,7 +172,8 @@ def main() -> None:
         "",
         f"{datetime.date.today().isoformat()}, {machine()}, load average {os.getloadavg()[0]:.1f}; "
         f"command: `{COMMAND}`" + (f" `--study {args.study}`" if args.study != "quickstart" else "")
-        + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else "") + (" `--control`" if args.control else ""),
+        + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else "")
+        + (" `--control`" if args.control else ""),
         "",
     ]
     if args.runs > 1:
