@@ -9,9 +9,9 @@ of 1.5 by default), or than the slowest session the study has seen
 (``FrontSnapshot.slow_session``: the widest spread between two sessions of a candidate, or
 between a judging session and the final figures), is *doubtful*. The candidate then gets a
 second session, in a fresh process, with a judge of its own: it stops only when both sessions
-say so. Otherwise the second session, run to its end,
-is one of the candidate's protocol sessions, and the candidate runs the rest of the protocol
-(the judging session, cut short, keeps only its scored outputs).
+say so. Otherwise the second session, run to its end, is one of the candidate's protocol
+sessions, and the candidate runs the rest of the protocol (the judging session, cut short,
+keeps only its scored outputs).
 """
 
 from __future__ import annotations
