@@ -55,6 +55,8 @@ class Progress:
         measuring = ", ".join(f"{k} {v}" for k, v in (activity.measuring or {}).items())
         if measuring:
             counts.append(("measuring", measuring))
+        if getattr(search, "waiting", 0):
+            counts.append(("waiting", search.waiting))  # type: ignore[attr-defined]
         mode = getattr(search, "mode", "")
         if mode:
             counts.append((mode, ""))

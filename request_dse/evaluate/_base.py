@@ -10,9 +10,12 @@ evaluation never imports an executor and an executor never re-implements evaluat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from request_dse.backends import BuildRequest, BuildResult
 from request_dse.evaluate.early_stop import FrontSnapshot
@@ -20,6 +23,16 @@ from request_dse.results import TrialResult
 from request_dse.space import Candidate
 from request_dse.study import BuildConfig
 from request_dse.targets import MeasureResult, SessionRequest, Target, TargetSpec
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a survivor whose other sessions waited (``early_stop.defer``) needs to run them."""
+
+    build: BuildResult
+    first: MeasureResult                 # its judging session, scored
+    judged: np.ndarray | None = None     # that session's samples where a judge looked (for its bias)
+    timings: Mapping[str, float] = field(default_factory=dict)  # the trial's steps so far
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class TrialJob:
     trial_dir: Path
     front: FrontSnapshot | None = None  # the Pareto front when the job was made (for early stopping)
     reuse: BuildResult | None = None    # a built artifact to measure instead of building (confirm, validate)
+    defer: bool = False                 # a survivor of its judging session comes back ``deferred`` (early_stop.defer)
+    resume: Resume | None = None        # run a deferred survivor's other sessions (its judging session is done)
 
     def failed(self, status: str, error: str) -> TrialResult:
         """The result of this job when it could not run to its end (interrupted, crashed)."""

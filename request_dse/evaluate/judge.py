@@ -77,6 +77,24 @@ def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnaps
                         {**built_metrics(build), **(known or {})}, build.prepared)
 
 
+def judge_rise(samples_ns: np.ndarray, final: Mapping[str, float], front: FrontSnapshot,
+               batch_size: int) -> float | None:
+    """How much worse a survivor's final figures came out than its judging session's own figures:
+    the largest relative gap over its noisy objectives (0 when the final ones are better). A
+    waiting survivor (``early_stop.defer``) stands on the front at its judging figures made this
+    much worse, the widest the study has seen. None without samples or noisy objectives."""
+    noisy = [(m, d) for m, d in zip(front.metrics, front.directions) if m in SESSION_METRICS and final.get(m)]
+    if not noisy or len(samples_ns) == 0:
+        return None
+    estimate = latency_stats([SessionResult(np.asarray(samples_ns, dtype=np.int64), 0.0, 0.0, 0.0)], batch_size)
+    worst = 0.0
+    for m, d in noisy:
+        got = estimate.get(m)
+        if got and np.isfinite(got) and got > 0:
+            worst = max(worst, final[m] / got - 1 if d == "minimize" else got / final[m] - 1)
+    return worst
+
+
 def judge_bias(samples_ns: np.ndarray, final: Mapping[str, float], front: FrontSnapshot, first_runs: int,
                first_time_s: float, batch_size: int) -> float | None:
     """How far the judging session's most optimistic estimates overstated a survivor's final figures:

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from request_dse.backends import BuildResult
-from request_dse.evaluate import early_stop, second_look
+from request_dse.evaluate import deferral, early_stop, second_look
 from request_dse.evaluate._base import Runtime, TrialJob
 from request_dse.evaluate.environment import recorded
-from request_dse.evaluate.judge import judge_bias, session_judge
+from request_dse.evaluate.judge import judge_bias, judge_rise, session_judge
 from request_dse.evaluate.repeatability import settle
 from request_dse.evaluate.replay import replay
 from request_dse.evaluate.score import score
@@ -34,22 +34,26 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     target = make_target(job.target)
     if target.replays:  # recorded results: nothing to build or measure
         return replay(target, job.candidate)
-    timings: dict[str, float] = {"build_start": time.time()}
-    t0 = time.perf_counter()
     log = job.trial_dir / "build.log"
-    if job.reuse is not None:
-        build = job.reuse
+    if job.resume is not None:  # a deferred survivor: built and judged already
+        timings: dict[str, float] = dict(job.resume.timings)
+        build = job.resume.build
     else:
-        assert job.build is not None  # a job without a build request reuses an artifact
-        build = runtime.build(job.build, job.build_config, log)
-    timings["build"] = time.perf_counter() - t0
-    timings["build_end"] = time.time()
+        timings = {"build_start": time.time()}
+        t0 = time.perf_counter()
+        if job.reuse is not None:
+            build = job.reuse
+        else:
+            assert job.build is not None  # a job without a build request reuses an artifact
+            build = runtime.build(job.build, job.build_config, log)
+        timings["build"] = time.perf_counter() - t0
+        timings["build_end"] = time.time()
     if build.status != "ok":
         return recorded(job, build, TrialResult(job.candidate, build.status, error=build.error, build_log=log,
                                                 timings=timings, metrics={"build_time_s": build.build_time_s}))
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
-    t1 = time.perf_counter()
-    timings["measure_start"] = time.time()
+    t1 = time.perf_counter() - timings.get("measure", 0.0)  # a deferred survivor's judging session counts
+    timings.setdefault("measure_start", time.time())
     measured, ended, judged = _measure(job, build, runtime, target, request, timings, log)
     report = None
     if ended is None:
@@ -69,6 +73,9 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
         bias = judge_bias(judged, result.metrics, job.front, early.first_runs, early.first_time_s, request.batch_size)
         if bias is not None:
             info["judge_bias"] = round(bias, 4)  # what later candidates' judging margin allows for
+        rise = judge_rise(judged, result.metrics, job.front, request.batch_size)
+        if rise is not None:
+            info["judge_rise"] = round(rise, 4)  # what a waiting survivor's place on the front allows for
     return recorded(job, build, dataclasses.replace(result, info=info))
 
 
@@ -91,9 +98,15 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     """The measurement protocol. With early stopping, a scored judging session first (the protocol's
     first session, which its judge may end after a few runs, or a short one when it has only one):
     a candidate the job's front snapshot beats by more than the noise (or that gives a wrong
-    answer) ends there, after a second session where the stop is doubtful (:mod:`.second_look`).
+    answer) ends there, after a second session where the stop is doubtful (:mod:`.second_look`);
+    a survivor comes back ``deferred`` when the job says so, and runs the rest when resumed
+    (:mod:`.deferral`).
     Also returns a survivor's judging session's samples, when it had a judge (for its bias)."""
     measure_log = job.trial_dir / "measure.log"
+    if job.resume is not None:  # a deferred survivor: the sessions after its judging session
+        rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
+        return early_stop.combine(job.resume.first, rest, early_stop.reuses_first(request.protocol)), None, \
+            job.resume.judged
     if not early_stop.wanted(job.front, request.protocol):
         return runtime.measure(target, request, measure_log), None, None
     front = job.front
@@ -111,6 +124,8 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     stopped = early_stop.stop(estimate, first, front, margin)
     if stopped is not None and not second_look.doubtful(estimate, first, front, margin, within):
         return first, stopped, None
+    if stopped is None and job.defer:  # its other sessions wait while the front may improve
+        return first, deferral.deferred(estimate, build, first, judged), None
     if stopped is None:
         rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
         return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None, judged

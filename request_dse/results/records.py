@@ -42,6 +42,7 @@ class TrialResult:
     info: Mapping[str, Any] = field(default_factory=dict)
     measure_log: Path | None = None
     timings: Mapping[str, float] = field(default_factory=dict)  # wall seconds per step
+    resume: Any = None  # a ``deferred`` survivor: what running its other sessions needs (never stored)
 
     @property
     def ok(self) -> bool:

@@ -9,6 +9,8 @@ the front only) when the front or the reference point changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from request_dse.evaluate import FrontSnapshot, early_stop
@@ -28,6 +30,7 @@ class FrontTracker:
         self._count = 0
         self._judge_bias: float | None = None   # the widest a survivor's judging session showed
         self._session_spread: float | None = None  # the widest between two sessions of a candidate
+        self._judge_rise: float | None = None   # the most a survivor's final figures came out worse
         self._result: tuple[list[TrialRecord], list[float], float] | None = None
 
     def add(self, rec: TrialRecord) -> bool:
@@ -36,6 +39,8 @@ class FrontTracker:
             return False
         if rec.info.get("judge_bias") is not None:  # how far a judging session's estimate was off
             self._judge_bias = max(self._judge_bias or 0.0, float(rec.info["judge_bias"]))
+        if rec.info.get("judge_rise") is not None:
+            self._judge_rise = max(self._judge_rise or 0.0, float(rec.info["judge_rise"]))
         if rec.info.get("session_spread") is not None:
             self._session_spread = max(self._session_spread or 0.0, float(rec.info["session_spread"]))
         try:
@@ -80,9 +85,16 @@ class FrontTracker:
         seen = [x for x in (self._judge_bias, self._session_spread) if x is not None]
         return max(seen) if seen else None
 
-    def snapshot(self) -> FrontSnapshot:
-        """The front's objective values, frozen for a job that may stop early."""
+    def snapshot(self, waiting: Sequence[tuple[int, Sequence[float]]] = ()) -> FrontSnapshot:
+        """The front's objective values, frozen for a job that may stop early. ``waiting``: survivors
+        whose other sessions wait (number, judging figures), which stand on it at their judging
+        figures made as much worse as any survivor's final figures came out (once one did)."""
         front = [(r.number, list(q * self.signs)) for r, q in sorted(self._front, key=lambda item: item[0].number)]
+        if waiting and self._judge_rise is not None:
+            worse = 1 + self._judge_rise
+            noisy = [m not in early_stop.EXACT_METRICS for m in self.names]
+            front += [(n, [v if not k else v * worse if d == "minimize" else v / worse
+                           for v, k, d in zip(values, noisy, self.directions)]) for n, values in waiting]
         return early_stop.snapshot(self.names, self.directions, front, self.plan.study.constraints,
                                    session_noise=self.session_noise, slow_session=self.slow_session)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from request_dse.evaluate import TrialJob, make_job
+from request_dse.evaluate.deferral import STATUS as DEFERRED
 from request_dse.results import TrialRecord, TrialResult
 from request_dse.results.cache import cache_record, result_from_cache
 from request_dse.search._optuna import ask_for, batched
@@ -31,6 +32,7 @@ from request_dse.search.proposals import Proposer
 from request_dse.search.samplers import make_sampler
 from request_dse.search.state import SearchState
 from request_dse.search.storage import HASH, OWNER, open_study, owner_id
+from request_dse.search.waiting import WaitingRoom
 from request_dse.space import Candidate
 
 #: Proposals in a row that measure nothing before the search gives up (a safety net).
@@ -52,6 +54,9 @@ class Search(SearchState):
         self._index = TrialIndex(study, self._owner, listeners=[self._seen_finished])
         self._ledger = Ledger(plan, study, self._index, self._notify)
         self._proposer = Proposer(plan.space, plan.study.sampler.seed, grid=plan.study.sampler.name == "grid")
+        early = plan.study.measure.early_stop
+        if early.enabled and early.defer > 0:
+            self._waiting = WaitingRoom(early, self._front.names, self._front.directions)
         self._index.refresh()
         return study
 
@@ -121,13 +126,14 @@ class Search(SearchState):
         try:
             while True:
                 idle = 0
+                self._resume(everything=False)
                 while self.executor.in_flight < self.executor.capacity and self._may_ask():
                     idle = 0 if self._propose() else idle + 1
                     if idle >= MAX_FRUITLESS_PROPOSALS:  # a safety net: never spin on proposals forever
                         self.exhausted = True
                         self.stop_reason = f"no proposal led to a measurement in {idle} tries"
                 if self.executor.in_flight == 0 and not self._may_ask():
-                    if self._share_came_back():
+                    if self._share_came_back() or self._resume(everything=True):
                         continue
                     if not self._others_may_leave_work():
                         break
@@ -199,7 +205,9 @@ class Search(SearchState):
                 return True
         job = make_job(self.plan, trial.number, candidate)
         if self.plan.study.measure.early_stop.enabled:
-            job = dataclasses.replace(job, front=self._front.snapshot())  # type: ignore[union-attr]
+            waiting = self._waiting.points() if self._waiting is not None else ()
+            job = dataclasses.replace(job, front=self._front.snapshot(waiting),  # type: ignore[union-attr]
+                                      defer=self._waiting is not None)
         self._in_flight[candidate.hash] = (trial, job)
         self.executor.submit(job)
         return True
@@ -228,6 +236,36 @@ class Search(SearchState):
         trial, _ = self._in_flight.pop(job.candidate.hash, (None, None))
         if trial is None:
             return
+        if self._waiting is not None:
+            self._waiting.finished(job.candidate.hash)
+        if result.status == DEFERRED and self._waiting is not None:  # it waits, still in flight
+            self._in_flight[job.candidate.hash] = (trial, job)
+            self._waiting.add(trial, job, result)
+        else:
+            self._tell(trial, job, result)
+        if self._waiting is not None:
+            room, front = self._waiting, self._front
+            for waiting, stopped in room.rejudge(lambda key: front.snapshot(room.points(key))):  # type: ignore[union-attr]
+                self._in_flight.pop(waiting.job.candidate.hash, None)
+                self._tell(waiting.trial, waiting.job, stopped)
+
+    def _resume(self, *, everything: bool) -> bool:
+        """Resume waiting survivors that are due (``everything``: the next one, when nothing else is
+        left to measure); True when one was."""
+        resumed = False
+        while self._waiting is not None and self.executor.in_flight < self.executor.capacity:
+            due = self._waiting.next(everything=everything)
+            if due is None:
+                break
+            trial, job = due
+            self._in_flight[job.candidate.hash] = (trial, job)
+            self.executor.submit(job)
+            resumed = True
+            if everything:  # one at a time: what it adds to the front may stop the others
+                break
+        return resumed
+
+    def _tell(self, trial: Any, job: TrialJob, result: TrialResult) -> None:
         ledger = self.ledger
         rec = ledger.result(trial, job.candidate, result)
         if result.status != "interrupted" and self.cache is not None and self.plan.study.cache:

@@ -18,6 +18,7 @@ from request_dse.search.front import FrontTracker
 from request_dse.search.index import TrialIndex
 from request_dse.search.ledger import Ledger
 from request_dse.search.proposals import Proposer
+from request_dse.search.waiting import WaitingRoom
 from request_dse.space import Candidate
 from request_dse.study import Plan
 
@@ -41,6 +42,7 @@ class SearchState:
     _in_flight: dict[str, tuple[Any, TrialJob]] = field(default_factory=dict)
     _held: dict[str, list[tuple[Any, Candidate]]] = field(default_factory=dict)
     _budget_full: bool = False  # the claims say others took the rest of the budget: wait for a change
+    _waiting: WaitingRoom | None = None  # survivors whose other sessions wait (early_stop.defer)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -86,6 +88,11 @@ class SearchState:
     def running(self) -> list[tuple[int, Candidate]]:
         """The trials being built or measured now: (trial number, candidate)."""
         return [(trial.number, job.candidate) for trial, job in self._in_flight.values()]
+
+    @property
+    def waiting(self) -> int:
+        """Survivors whose other sessions wait (``early_stop.defer``)."""
+        return len(self._waiting) if self._waiting is not None else 0
 
     @property
     def budget(self) -> int:

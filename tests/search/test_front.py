@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from request_dse.results import TrialRecord
 from request_dse.search.front import FrontTracker
 from request_dse.study import load_plan
@@ -39,3 +41,19 @@ def test_the_slowest_session_seen_is_the_widest_spread_or_judging_gap(write_stud
     assert tracker.snapshot().slow_session == 0.6 and tracker.snapshot().session_noise == 0.12
     tracker.add(_rec(2, 0.97, 0.05, judge_bias=0.9))
     assert tracker.snapshot().slow_session == 0.9
+
+
+def test_a_waiting_survivor_stands_on_the_snapshot_made_as_much_worse_as_a_survivor_came_out(write_study) -> None:  # type: ignore[no-untyped-def]
+    """Until a survivor's final figures are known, waiting survivors are left off the snapshot; then
+    each stands on it at its judging figures, its noisy objectives made worse by the widest rise
+    (``judge_rise``) seen: 20% here, so 1 ms stands as 1.2 ms, accuracy unchanged."""
+    from request_dse.results import TrialRecord
+    from request_dse.search.front import FrontTracker
+    from request_dse.study import load_plan
+
+    tracker = FrontTracker(load_plan(write_study("front-waiting")))
+    assert tracker.snapshot([(5, (0.97, 1.0))]).points == ()
+    tracker.add(TrialRecord(0, "COMPLETE", "ok", {}, "h0", {"accuracy_top1": 0.9, "latency_p90_ms": 0.5},
+                            info={"judge_rise": 0.2}))
+    points = tracker.snapshot([(5, (0.97, 1.0))]).points
+    assert [(p.number, p.values) for p in points] == [(0, (0.9, 0.5)), (5, (0.97, pytest.approx(1.2)))]

@@ -1,0 +1,66 @@
+"""Deferred survivors (``measure.early_stop.defer``): a survivor's other sessions wait for a better front.
+
+A candidate is judged against the front the search knew when it handed the candidate out. The
+first candidates of a study meet a young front, and a slow candidate judged just before a much
+faster one of the same accuracy survives its judging session and gets the whole protocol. With
+``early_stop.defer: N``, a survivor of its judging session comes back ``deferred`` instead: its
+trial stays running, with the judging session's estimate and samples, while the search receives
+N more results. Whenever the front changes meanwhile, the search judges it again
+(:func:`rejudge`), by the same rule and margin, against the newer front; a candidate the front
+now beats stops there (``dominated_early``), its other sessions never run. When its wait is
+over, or when the search has nothing else to measure, it runs them (:func:`resume_job`) and its
+result is the full protocol's, as if it had never waited (:mod:`request_dse.search.waiting`).
+
+Only a clear stop is made this way: one the judging session's second look would doubt
+(:func:`request_dse.evaluate.second_look.doubtful`) runs the rest of its protocol instead, since
+the session that would have to confirm it is gone. The sampler does not hear of a waiting
+candidate until it is told its result, so a long wait delays what the sampler learns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from request_dse.backends import BuildResult
+from request_dse.evaluate import early_stop, second_look
+from request_dse.evaluate._base import Resume, TrialJob
+from request_dse.protocol import EarlyStopConfig
+from request_dse.results import TrialResult
+from request_dse.targets import MeasureResult
+
+STATUS = "deferred"
+
+
+def deferred(estimate: TrialResult, build: BuildResult, first: MeasureResult, judged: np.ndarray | None) -> TrialResult:
+    """The judging session's estimate of a survivor, to come back ``deferred`` with what resuming needs."""
+    return dataclasses.replace(estimate, status=STATUS, resume=Resume(build, first, judged))
+
+
+def rejudge(result: TrialResult, front: early_stop.FrontSnapshot, early: EarlyStopConfig) -> TrialResult | None:
+    """The ``dominated_early`` result of a waiting survivor that ``front`` now clearly beats, or None."""
+    resume = result.resume
+    estimate = dataclasses.replace(result, status="ok", resume=None)
+    stopped = early_stop.stop(estimate, resume.first, front, early.margin)
+    if stopped is None or second_look.doubtful(estimate, resume.first, front, early.margin, early.confirm_within):
+        return None
+    info = {**stopped.info, "early_stop": {**stopped.info.get("early_stop", {}), "deferred": True}}
+    return dataclasses.replace(stopped, error=f"{stopped.error}; judged again while its other sessions waited",
+                               info=info)
+
+
+def resume_job(job: TrialJob, result: TrialResult) -> TrialJob:
+    """The job that runs a waiting survivor's other sessions on its built artifact."""
+    resume = dataclasses.replace(result.resume, timings=dict(result.timings))
+    return dataclasses.replace(job, reuse=resume.build, resume=resume, defer=False)
+
+
+def point(result: TrialResult, metrics: tuple[str, ...], directions: tuple[str, ...]) -> tuple[float, ...]:
+    """A result's objective values, each turned to be minimized (inf where missing)."""
+    values = []
+    for m, d in zip(metrics, directions, strict=True):
+        v = result.metrics.get(m)
+        v = float(v) if v is not None and np.isfinite(v) else np.inf
+        values.append(-v if d == "maximize" and np.isfinite(v) else v)
+    return tuple(values)
