@@ -23,6 +23,10 @@ where candidates measured in full by both studies changed places: two full measu
 model that runs in microseconds differ by more than the gaps between such candidates on this
 host; those are listed too, with both figures.
 
+``--defer N`` replays the sequence once more with early stopping and ``early_stop.defer: N``
+(survivors whose other sessions wait, judged again as the front improves), against the same full
+replay: what deferring adds, on the same candidates.
+
 ``--control`` replays the sequence under the full protocol a second time: how often two full
 measurements of the same candidates give different Pareto sets is the floor of what any
 comparison with one full replay can show. A stopped candidate on both full fronts is stopped
@@ -115,6 +119,11 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
             control_study = write_study(tmp, args.study, {"enabled": False}, len(recs), "-control",
                                         {"name": "random", "seed": 0})
             control_recs = replay(control_study, [dict(r.params) for r in recs])
+        defer_recs = []
+        if args.defer:
+            defer_study = write_study(tmp, args.study, {**early, "defer": args.defer}, len(recs), "-defer",
+                                      {"name": "random", "seed": 0})
+            defer_recs = replay(defer_study, [dict(r.params) for r in recs])
     stopped = [r for r in recs if r.status == "dominated_early"]
     full = {r.hash: r for r in full_recs}
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)
@@ -126,6 +135,15 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
     front_full, _, hv_full = study_front(full_plan, full_recs)
     on_full = {r.hash for r in front_full}
     front_control = {r.hash for r in study_front(full_plan, control_recs)[0]} if control_recs else None
+    deferred = None
+    if defer_recs:
+        d_stopped = [r for r in defer_recs if r.status == "dominated_early"]
+        d_paired = sum(full[r.hash].metrics["measure_time_s"] - r.metrics["measure_time_s"] for r in d_stopped)
+        d_paired -= sum(r.timings.get("measure_first_s", 0.0) for r in defer_recs
+                        if r.status == "ok" and "measure_second_look_s" in r.timings)
+        deferred = {"saved": d_paired / t_full if t_full else 0.0, "stopped": len(d_stopped),
+                    "rejudged": sum(bool(r.info.get("early_stop", {}).get("deferred")) for r in d_stopped),
+                    "wrong": [r for r in d_stopped if r.hash in on_full]}
     return {"plan": plan, "recs": recs, "stopped": stopped, "full": full, "tune_wall": tune_wall,
             "replay_wall": replay_wall, "t_early": t_early, "t_full": t_full,
             "saved": paired / t_full if t_full else 0.0, "totals_saved": 1 - t_early / t_full if t_full else 0.0,
@@ -133,7 +151,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
             "wrong": [r for r in stopped if r.hash in on_full],
             "front_control": front_control,
             "wrong_both": [r for r in stopped if r.hash in on_full & (front_control or set())],
-            "hv_full": hv_full, "hv_early": hv_early}
+            "hv_full": hv_full, "hv_early": hv_early, "deferred": deferred}
 
 
 def main() -> None:
@@ -142,6 +160,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="override the study's budget")
     parser.add_argument("--first-runs", type=int, default=16)
     parser.add_argument("--margin", type=float, default=0.25)
+    parser.add_argument("--defer", type=int, default=0,
+                        help="early_stop.defer: a survivor's other sessions wait for this many later trials")
     parser.add_argument("--runs", type=int, default=1, help="studies one after another (the median is the figure)")
     parser.add_argument("--control", action="store_true",
                         help="replay under the full protocol twice: the noise floor of comparing Pareto sets")
@@ -153,7 +173,9 @@ def main() -> None:
     for i in range(args.runs):
         runs.append(one_run(args, args.keep / f"run{i}" if args.keep and args.runs > 1 else args.keep))
         print(f"run {i + 1}: {runs[-1]['saved']:.0%} less measurement time, "
-              f"{len(runs[-1]['stopped'])} stopped", file=sys.stderr)
+              f"{len(runs[-1]['stopped'])} stopped"
+              + (f"; deferred: {runs[-1]['deferred']['saved']:.0%}, {runs[-1]['deferred']['stopped']} stopped"
+                 if runs[-1]["deferred"] else ""), file=sys.stderr)
     savings = sorted(r["saved"] for r in runs)
     median = statistics.median(savings)
     last = runs[-1]
@@ -173,7 +195,7 @@ def main() -> None:
         f"{datetime.date.today().isoformat()}, {machine()}, load average {os.getloadavg()[0]:.1f}; "
         f"command: `{COMMAND}`" + (f" `--study {args.study}`" if args.study != "quickstart" else "")
         + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else "")
-        + (" `--control`" if args.control else ""),
+        + (" `--control`" if args.control else "") + (f" `--defer {args.defer}`" if args.defer else ""),
         "",
     ]
     if args.runs > 1:
@@ -255,6 +277,15 @@ def main() -> None:
                  + (" in every run" if args.runs > 1 and same_everywhere else "")
                  + (f"; two full replays agree in {control_same} of {args.runs}, {wrong_both} stopped candidates "
                     "on both full fronts" if control else "") + ").")
+    if args.defer:
+        d = [r["deferred"] for r in runs]
+        d_median = statistics.median(x["saved"] for x in d)
+        lines += ["", f"Deferred survivors (`early_stop.defer: {args.defer}`), the same candidate sequence replayed "
+                  "once more with early stopping and deferral, against the same full replay: measurement time saved "
+                  f"**median {d_median:.0%}** (runs: {', '.join(format(x['saved'], '.0%') for x in d)}; early stopping "
+                  f"alone: {', '.join(format(r['saved'], '.0%') for r in runs)}); candidates stopped: "
+                  f"{', '.join(str(x['stopped']) for x in d)} (of them stopped while waiting: "
+                  f"{', '.join(str(x['rejudged']) for x in d)}); wrong stops: {sum(len(x['wrong']) for x in d)}."]
     stem = "early_stopping" + ("" if args.study == "quickstart" else f"_{args.study.replace('-', '_')}")
     write_section(RESULTS.with_name(f"{stem}.md"), lines)
 
