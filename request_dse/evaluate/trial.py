@@ -30,13 +30,14 @@ from request_dse.targets import MeasureResult, SessionRequest, Target, make_targ
 
 def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
-    (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds) and length."""
+    (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds, and
+    ``measure_resume`` when a deferred survivor's other sessions began) and length."""
     target = make_target(job.target)
     if target.replays:  # recorded results: nothing to build or measure
         return replay(target, job.candidate)
     log = job.trial_dir / "build.log"
     if job.resume is not None:  # a deferred survivor: built and judged already
-        timings: dict[str, float] = dict(job.resume.timings)
+        timings: dict[str, float] = {**job.resume.timings, "measure_resume": time.time()}
         build = job.resume.build
     else:
         timings = {"build_start": time.time()}

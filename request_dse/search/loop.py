@@ -154,6 +154,9 @@ class Search(SearchState):
             self.stop_reason = "interrupted"
             raise
         finally:
+            for trial, job in self._waiting.abandon() if self._waiting is not None else ():
+                self._in_flight.pop(job.candidate.hash, None)  # measured again first by the next run
+                self._tell(trial, job, job.failed("interrupted", "the study stopped while its other sessions waited"))
             self.refresh()
             for observer in self.observers:
                 observer.on_end(self)

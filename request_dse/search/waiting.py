@@ -92,6 +92,12 @@ class WaitingRoom:
         self._resuming[key] = points[key]
         return chosen.trial, resume_job(chosen.job, chosen.result)
 
+    def abandon(self) -> list[tuple[Any, TrialJob]]:
+        """Every waiting survivor, as its trial and job, waiting no longer (the search is stopping)."""
+        out = [(w.trial, w.job) for w in self._waiting.values()]
+        self._waiting.clear()
+        return out
+
     def finished(self, key: str) -> None:
         """A result came back for the candidate ``key`` (a hash): one more on the clock, and a resumed
         survivor among them is resumed no longer."""

@@ -199,3 +199,22 @@ def test_ray_measures_the_same_candidates_as_local(cluster: RayCluster, tmp_path
         assert ray_rec.info["ray_measure_node"]
     spans = sorted((r.timings["build_start"], r.timings["measure_end"]) for r in results["ray"].values())
     assert any(b0 < a1 for (_, a1), (b0, _) in zip(spans, spans[1:])), "never two trials in flight at once"
+
+
+def test_deferred_survivors_are_resumed_on_the_node_that_judged_them(cluster: RayCluster, tmp_path: Path) -> None:
+    """With ``early_stop.defer``, a survivor's other sessions run later, as a job of their own that
+    reuses the built artifact: on Ray they run on the target's node like its judging session, and
+    the result is the full protocol's (both sessions' runs)."""
+    early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0, "defer": 1}
+    measure = {"warmup_runs": 2, "min_runs": 32, "min_time_s": 0.0, "repeats": 2, "timeout_s": 60, "early_stop": early}
+    path = write(tmp_path / "defer.yaml", ray_study("defer-ray", cluster, budget={"trials": 4}, measure=measure,
+                                                    constraints=["accuracy_top1 >= 0.5"],
+                                                    space={"dimensions": {**ONE_MODEL, "model.resolution": [4, 8]}}))
+    search = run_search(path)
+    done = [r for r in records(search.study) if r.measured]
+    assert len(done) == 4 and {r.status for r in done} <= {"ok", "dominated_early"}, [(r.status, r.error) for r in done]
+    resumed = [r for r in done if r.status == "ok" and "measure_resume" in r.timings]
+    assert resumed, "no survivor was deferred and resumed"
+    for rec in resumed:
+        assert rec.metrics["samples"] >= 2 * 32 and rec.metrics["measure_time_s"] > rec.timings["measure_first_s"]
+        assert rec.info["ray_measure_node"] == owner_of(cluster, "target:local-cpu")

@@ -120,6 +120,7 @@ def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write
     assert slow.params["faults.fault"] == "steady" and fast.status == "ok", fast.error
     assert fast.metrics["samples"] >= 2 * 64 and "accuracy_top1" in fast.metrics
     assert fast.metrics["measure_time_s"] >= fast.timings["measure_first_s"]
+    assert ("measure_resume" in fast.timings) is (defer > 0)   # when its other sessions ran (epoch s)
     if defer == 0:
         assert slow.status == "ok" and slow.metrics["samples"] >= 2 * 64
         return
@@ -127,3 +128,41 @@ def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write
     assert slow.info["early_stop"]["deferred"] is True and f"trial {fast.number}" in slow.error
     assert slow.metrics["measure_time_s"] == pytest.approx(slow.timings["measure_first_s"])  # one session only
     assert "measure_second_look_s" not in slow.timings
+
+
+def test_a_search_stopped_while_survivors_wait_ends_them_interrupted_and_the_next_run_measures_them(write_study) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C while a survivor waits: its trial ends ``interrupted`` (not left running), and the next
+    run of the study measures its candidate again, first."""
+    from request_dse.execute import make_executor
+    from request_dse.search import Search, records
+    from request_dse.study import load_plan
+
+    class StopWhenOneWaits:
+        def on_start(self, search) -> None: ...  # type: ignore[no-untyped-def]
+        def on_trial(self, search, rec) -> None: ...  # type: ignore[no-untyped-def]
+        def on_end(self, search) -> None: ...  # type: ignore[no-untyped-def]
+
+        def on_tick(self, search) -> None:  # type: ignore[no-untyped-def]
+            if search.waiting:
+                raise KeyboardInterrupt
+
+    early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0, "defer": 8}
+    path = write_study("defer-interrupted", budget={"trials": 2}, constraints=["accuracy_top1 >= 0.5"],
+                       measure={"warmup_runs": 2, "min_runs": 16, "min_time_s": 0.0, "repeats": 2, "timeout_s": 60,
+                                "early_stop": early})
+    plan = load_plan(path)
+    runner = make_executor(plan)
+    search = Search(plan, runner, observers=[StopWhenOneWaits()])
+    with pytest.raises(KeyboardInterrupt):
+        search.run()
+    runner.shutdown()
+    first = [r for r in records(search.study) if r.status == "interrupted"]
+    assert all(r.state == "FAIL" for r in first) and any("waited" in r.error for r in first)
+    assert not [r for r in records(search.study) if r.state == "RUNNING"]
+    runner = make_executor(plan)
+    try:
+        again = Search(plan, runner).run()
+    finally:
+        runner.shutdown()
+    done = {r.hash for r in records(again.study) if r.measured and r.status in ("ok", "dominated_early")}
+    assert {r.hash for r in first} <= done
