@@ -132,3 +132,25 @@ def run_cli(*args: str | Path) -> CliResult:
 
 def python() -> str:
     return sys.executable
+
+
+def run_in_order(path: str | Path, order: Callable[[Any], Any]) -> Any:
+    """Run the study at ``path`` over every candidate of its space, sorted by ``order`` (enqueued:
+    the sampler is not asked), one trial at a time, so that each candidate is judged after the ones
+    before it have finished; returns the finished ``Search``."""
+    from request_dse.execute import make_executor
+    from request_dse.search import Search
+    from request_dse.study import load_plan
+
+    plan = load_plan(path)
+    runner = make_executor(plan)
+    runner._capacity = 1
+    search = Search(plan, runner)
+    search.open()
+    for candidate in sorted(plan.space.shuffled(0), key=order):
+        search.study.enqueue_trial(candidate.params)
+    try:
+        search.run()
+    finally:
+        runner.shutdown()
+    return search

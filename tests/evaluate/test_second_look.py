@@ -54,9 +54,8 @@ def test_a_candidate_judged_in_a_slow_mode_session_is_kept_by_the_second_look(wr
     session alone it is 1.6 times beyond the 25% margin from the first: with the second look (a fresh
     process, where it runs at 0.5 ms) it is kept and measured in full; without (confirm_within 0,
     and no slow session seen yet), the slow session stops it."""
-    from request_dse.execute import make_executor
-    from request_dse.search import Search, records
-    from request_dse.study import load_plan
+    from request_dse.search import records
+    from tests.conftest import run_in_order
 
     space = {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25], "model.resolution": [8],
                             "model.precision": ["fp32"]}}
@@ -65,17 +64,8 @@ def test_a_candidate_judged_in_a_slow_mode_session_is_kept_by_the_second_look(wr
                        frameworks={"faults": {"fault": ["steady", "slow_mode"], "stage": ["measure"]}},
                        measure={"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0,
                                 "repeats": 2, "timeout_s": 60, "early_stop": early})
-    plan = load_plan(path)
-    runner = make_executor(plan)
-    runner._capacity = 1  # one trial at a time: the steady one is on the front when the other is judged
-    search = Search(plan, runner)
-    search.open()
-    for candidate in sorted(plan.space.shuffled(0), key=lambda c: c["faults.fault"] != "steady"):
-        search.study.enqueue_trial(candidate.params)
-    try:
-        search.run()
-    finally:
-        runner.shutdown()
+    # one trial at a time: the steady one is on the front when the other is judged
+    search = run_in_order(path, lambda c: c["faults.fault"] != "steady")
     steady, slow = sorted((r for r in records(search.study) if r.measured), key=lambda r: r.number)
     assert steady.params["faults.fault"] == "steady" and steady.status == "ok"
     if confirm_within == 0.0:

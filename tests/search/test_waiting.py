@@ -93,9 +93,8 @@ def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write
     slow one runs its whole protocol. With it, its second session waits; the fast one comes back,
     joins the front, and the slow one is judged again and stopped: its second session never runs.
     Both studies' fast candidate gets the full protocol's two sessions."""
-    from request_dse.execute import make_executor
-    from request_dse.search import Search, records
-    from request_dse.study import load_plan
+    from request_dse.search import records
+    from tests.conftest import run_in_order
 
     space = {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25], "model.resolution": [8],
                             "model.precision": ["fp32"]}}
@@ -105,17 +104,8 @@ def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write
                        constraints=["accuracy_top1 >= 0.5"],  # a judge from the first candidate on
                        measure={"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0,
                                 "repeats": 2, "timeout_s": 60, "early_stop": early})
-    plan = load_plan(path)
-    runner = make_executor(plan)
-    runner._capacity = 1  # one trial at a time: the slow one is judged before the fast one is measured
-    search = Search(plan, runner)
-    search.open()
-    for candidate in sorted(plan.space.shuffled(0), key=lambda c: c["faults.fault"] != "steady"):
-        search.study.enqueue_trial(candidate.params)
-    try:
-        search.run()
-    finally:
-        runner.shutdown()
+    # one trial at a time: the slow one is judged before the fast one is measured
+    search = run_in_order(path, lambda c: c["faults.fault"] != "steady")
     slow, fast = sorted((r for r in records(search.study) if r.measured), key=lambda r: r.number)
     assert slow.params["faults.fault"] == "steady" and fast.status == "ok", fast.error
     assert fast.metrics["samples"] >= 2 * 64 and "accuracy_top1" in fast.metrics
