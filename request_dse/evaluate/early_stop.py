@@ -54,6 +54,7 @@ STATUS = "dominated_early"
 class FrontPoint:
     number: int                       # the trial that measured it
     values: tuple[float, ...]         # objective values, in the study's objective order
+    waiting: bool = False             # a survivor whose other sessions wait: its judging figures, made worse
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def verdict(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontS
             for m, d, fv in zip(front.metrics, front.directions, point.values):
                 opt = _optimistic(m, d, bounds[m])
                 parts.append(f"{m} {fv:.4g} vs {'at best' if m not in EXACT_METRICS else ''} {opt:.4g}".replace("  ", " "))
-            reason = (f"dominated by trial {point.number} beyond the {margin:.0%} noise margin after a short "
+            whose = " (still waiting for its other sessions: its judging figures, made worse)" if point.waiting else ""
+            reason = (f"dominated by trial {point.number}{whose} beyond the {margin:.0%} noise margin after a short "
                       f"measurement: {'; '.join(parts)}")
             widest = factor
     return reason, widest
@@ -187,10 +189,11 @@ def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSn
 
 def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[tuple[int, Sequence[float]]],
              constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0,
-             slow_session: float | None = None) -> FrontSnapshot:
-    """A frozen snapshot from (trial number, objective values) pairs."""
-    return FrontSnapshot(tuple(metrics), tuple(directions),
-                         tuple(FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front),
+             slow_session: float | None = None, waiting: Sequence[tuple[int, Sequence[float]]] = ()) -> FrontSnapshot:
+    """A frozen snapshot from (trial number, objective values) pairs, and ``waiting`` survivors' ones."""
+    points = [FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front]
+    points += [FrontPoint(int(n), tuple(float(v) for v in values), waiting=True) for n, values in waiting]
+    return FrontSnapshot(tuple(metrics), tuple(directions), tuple(points),
                          tuple(constraints), float(session_noise),
                          None if slow_session is None else float(slow_session))
 

@@ -90,13 +90,15 @@ class FrontTracker:
         whose other sessions wait (number, judging figures), which stand on it at their judging
         figures made as much worse as any survivor's final figures came out (once one did)."""
         front = [(r.number, list(q * self.signs)) for r, q in sorted(self._front, key=lambda item: item[0].number)]
+        worse_waiting = []
         if waiting and self._judge_rise is not None:
             worse = 1 + self._judge_rise
             noisy = [m not in early_stop.EXACT_METRICS for m in self.names]
-            front += [(n, [v if not k else v * worse if d == "minimize" else v / worse
-                           for v, k, d in zip(values, noisy, self.directions)]) for n, values in waiting]
+            worse_waiting = [(n, [v if not k else v * worse if d == "minimize" else v / worse
+                                  for v, k, d in zip(values, noisy, self.directions)]) for n, values in waiting]
         return early_stop.snapshot(self.names, self.directions, front, self.plan.study.constraints,
-                                   session_noise=self.session_noise, slow_session=self.slow_session)
+                                   session_noise=self.session_noise, slow_session=self.slow_session,
+                                   waiting=worse_waiting)
 
     def __len__(self) -> int:
         return len(self._front)

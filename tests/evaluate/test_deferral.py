@@ -48,6 +48,12 @@ def test_a_waiting_survivor_stops_only_when_the_newer_front_clearly_beats_it(
     assert result.metrics["latency_p90_ms"] == 1.0 and result.timings["build"] == 0.5  # its estimate, kept
 
 
+def test_a_stop_by_a_waiting_survivor_says_so() -> None:
+    front = snapshot(*OBJECTIVES, [], slow_session=0.05, waiting=[(4, (0.97, 0.1))])
+    result = rejudge(waiting(1.0), front, EARLY)
+    assert result is not None and "dominated by trial 4 (still waiting for its other sessions" in result.error
+
+
 def test_a_resumed_job_measures_the_built_artifact_and_carries_the_judging_session() -> None:
     result = waiting(1.0)
     assert result.status == STATUS

@@ -56,4 +56,5 @@ def test_a_waiting_survivor_stands_on_the_snapshot_made_as_much_worse_as_a_survi
     tracker.add(TrialRecord(0, "COMPLETE", "ok", {}, "h0", {"accuracy_top1": 0.9, "latency_p90_ms": 0.5},
                             info={"judge_rise": 0.2}))
     points = tracker.snapshot([(5, (0.97, 1.0))]).points
-    assert [(p.number, p.values) for p in points] == [(0, (0.9, 0.5)), (5, (0.97, pytest.approx(1.2)))]
+    assert [(p.number, p.values, p.waiting) for p in points] == [(0, (0.9, 0.5), False),
+                                                                 (5, (0.97, pytest.approx(1.2)), True)]
