@@ -27,7 +27,7 @@ from request_dse.backends import BuildResult
 from request_dse.evaluate import early_stop, second_look
 from request_dse.evaluate._base import Resume, TrialJob
 from request_dse.protocol import EarlyStopConfig
-from request_dse.results import TrialResult
+from request_dse.results import TrialResult, to_minimization
 from request_dse.targets import MeasureResult
 
 STATUS = "deferred"
@@ -57,10 +57,8 @@ def resume_job(job: TrialJob, result: TrialResult) -> TrialJob:
 
 
 def point(result: TrialResult, metrics: tuple[str, ...], directions: tuple[str, ...]) -> tuple[float, ...]:
-    """A result's objective values, each turned to be minimized (inf where missing)."""
-    values = []
-    for m, d in zip(metrics, directions, strict=True):
-        v = result.metrics.get(m)
-        v = float(v) if v is not None and np.isfinite(v) else np.inf
-        values.append(-v if d == "maximize" and np.isfinite(v) else v)
-    return tuple(values)
+    """A result's objective values, each turned to be minimized (inf, the worst, where missing)."""
+    worst = [-np.inf if d == "maximize" else np.inf for d in directions]
+    values = [result.metrics.get(m) for m in metrics]
+    raw = [float(v) if v is not None and np.isfinite(v) else w for v, w in zip(values, worst, strict=True)]
+    return tuple(float(x) for x in to_minimization(np.array(raw), directions)[0])

@@ -23,7 +23,7 @@ import numpy as np
 from request_dse.evaluate import FrontSnapshot, TrialJob
 from request_dse.evaluate.deferral import point, rejudge, resume_job
 from request_dse.protocol import EarlyStopConfig
-from request_dse.results import TrialResult
+from request_dse.results import TrialResult, dominates
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class WaitingRoom:
         ahead = [*points.values(), *self._resuming.values()]
 
         def behind(key: str) -> bool:
-            p = points[key]
-            return any(all(a <= b for a, b in zip(q, p)) and q != p for q in ahead)
+            p = np.array(points[key])
+            return any(dominates(np.array(q), p) for q in ahead)
 
         due = [w for k, w in self._waiting.items() if not behind(k)
                and (everything or self.clock - w.since >= self.early.defer)]
