@@ -5,10 +5,13 @@ with a key (``trial:7``, ``parent:start``, ``pareto``...), then sent; a ``done``
 sent. A later payload with the same key supersedes an unsent earlier one (a trial that started
 and then finished is sent once, as finished). Sending is idempotent (runs are found again by
 their tags), so a payload sent twice, say by a process killed before it wrote ``done``, does
-not make a second run. When everything is sent the file is emptied.
+not make a second run. When everything is sent the file is replaced by an empty one, whose only
+line names its generation.
 
-Appends and compaction take an exclusive lock on the file, so the running study and
-``request-dse sync`` may share one outbox.
+Appends, reads and compaction take an exclusive lock on the file, so the running study and
+``request-dse sync`` may share one outbox. A reader keeps what it has read (the pending
+payloads, the offset and the generation) and reads only the lines appended since: the lock is
+held for one short read, and a sender's cost per payload does not grow with the file.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +30,20 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_path = path.with_suffix(".lock")
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what was read: the next read starts at the file's first line."""
+        self._generation = b""  # the file's first line when it was read (compaction changes it)
+        self._offset = 0  # bytes read: always just after a newline
+        self._count = 0  # lines read (the next line's seq)
+        self._latest: dict[str, tuple[int, dict[str, Any]]] = {}  # pending payloads by key
+
+    def __getstate__(self) -> dict[str, Any]:  # a copy sent to another process reads afresh
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -75,42 +93,61 @@ class Outbox:
         if marks:
             self._append([{"done": key, "seq": seq} for key, seq in marks])
 
-    def _lines(self) -> list[tuple[int, dict[str, Any]]]:
-        with self._locked():
-            return self._read()
-
-    def _read(self) -> list[tuple[int, dict[str, Any]]]:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return []
-        out = []
-        for seq, raw in enumerate(text.splitlines()):
-            try:
-                out.append((seq, json.loads(raw)))
-            except json.JSONDecodeError:  # a line a crash cut short: it was never acknowledged
-                continue
-        return out
-
     def pending(self) -> list[tuple[int, dict[str, Any]]]:
         """``(seq, payload)`` of the unsent payloads, oldest first (seq: the line number)."""
-        return self._pending(self._lines())
+        with self._locked():
+            self._catch_up()
+            latest = list(self._latest.values())
+        return sorted(latest, key=lambda item: item[0])
 
-    @staticmethod
-    def _pending(lines: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-        latest: dict[str, tuple[int, dict[str, Any]]] = {}
-        for seq, line in lines:
-            if "put" in line:
-                latest[line["put"]["key"]] = (seq, line["put"])
-            elif "done" in line and line["done"] in latest and latest[line["done"]][0] <= line["seq"]:
-                del latest[line["done"]]
-        return sorted(latest.values(), key=lambda item: item[0])
+    def _catch_up(self) -> None:
+        """Read the lines appended since the last read (the whole file when it was compacted)."""
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            self._forget()
+            return
+        with f:
+            first = f.readline()
+            if not first.endswith(b"\n") or first != self._generation or os.fstat(f.fileno()).st_size < self._offset:
+                self._forget()
+            if not first.endswith(b"\n"):
+                return  # empty, or one line still cut short: nothing complete to read
+            self._generation = first
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # a last line without its newline was cut short by a crash:
+        for seq, line in _parse(data[:end], self._count):  # it is read, and skipped, once the next append ends it
+            _apply(self._latest, seq, line)
+        self._count += data.count(b"\n", 0, end)
+        self._offset += end
 
     def compact(self) -> None:
-        """Empty the file when nothing in it is pending (sequence numbers restart)."""
+        """Replace the file by an empty one when nothing in it is pending (sequence numbers restart)."""
         with self._locked():
-            if self.path.exists() and not self._pending(self._read()):
-                self.path.write_text("")
+            self._catch_up()
+            if self.path.exists() and not self._latest:
+                fresh = self.path.with_suffix(".compacting")
+                fresh.write_text(json.dumps({"generation": uuid.uuid4().hex}) + "\n")
+                os.replace(fresh, self.path)
+                self._forget()
 
     def __len__(self) -> int:
         return len(self.pending())
+
+
+def _parse(data: bytes, first_seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    for seq, raw in enumerate(data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"), first_seq):
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError:  # a line a crash cut short: it was never acknowledged
+            continue
+        if isinstance(line, dict):
+            yield seq, line
+
+
+def _apply(latest: dict[str, tuple[int, dict[str, Any]]], seq: int, line: dict[str, Any]) -> None:
+    if "put" in line:
+        latest[line["put"]["key"]] = (seq, line["put"])
+    elif "done" in line and line["done"] in latest and latest[line["done"]][0] <= line["seq"]:
+        del latest[line["done"]]
