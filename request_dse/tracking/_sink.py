@@ -35,6 +35,7 @@ class RunState:
     run_id: str
     status: str
     tags: dict[str, str]
+    artifact_uri: str = ""
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -95,9 +96,9 @@ class MlflowSink:
         for run in self.study_runs():
             tags = run.data.tags
             if tags.get(P.ROLE) == "study":
-                self.parent = self.parent or RunState(run.info.run_id, run.info.status, dict(tags))
+                self.parent = self.parent or _state(run)
             elif tags.get(P.ROLE) == "trial" and tags.get(P.TRIAL, "").isdigit():
-                self.runs.setdefault(int(tags[P.TRIAL]), RunState(run.info.run_id, run.info.status, dict(tags)))
+                self.runs.setdefault(int(tags[P.TRIAL]), _state(run))
 
     def study_runs(self) -> list[Any]:
         """Every run of this study (parent and children), oldest first."""
@@ -144,10 +145,17 @@ class MlflowSink:
                 self.client.log_batch(run_id, metrics=metric_chunks[i] if i < len(metric_chunks) else (),
                                       tags=tag_chunks[i] if i < len(tag_chunks) else ())
 
-    def _artifacts(self, run_id: str, artifacts: Iterable[list[str]]) -> None:
-        for local, folder in artifacts:
-            if P.artifact_exists(local):
-                self.client.log_artifact(run_id, local, folder or None)
+    def _artifacts(self, state: RunState, artifacts: Iterable[list[str]]) -> None:
+        files = [(local, folder) for local, folder in artifacts if P.artifact_exists(local)]
+        if not files:
+            return
+        if not state.artifact_uri:  # MlflowClient.log_artifact would look the run up for every file
+            state.artifact_uri = self.client.get_run(state.run_id).info.artifact_uri
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo = get_artifact_repository(state.artifact_uri, tracking_uri=self.target.uri)
+        for local, folder in files:
+            repo.log_artifact(local, folder or None)
 
     @property
     def parent_id(self) -> str | None:
@@ -159,7 +167,7 @@ class MlflowSink:
                 raise KeyError("the study's parent run was never opened")
             run = self.client.create_run(self.experiment_id, start_time=payload["start_ms"], tags=dict(payload["tags"]),
                                          run_name=payload["name"])
-            self.parent = RunState(run.info.run_id, run.info.status, dict(run.data.tags))
+            self.parent = _state(run)
         return self.parent
 
     def progress(self, payloads: Sequence[Mapping[str, Any]]) -> None:
@@ -181,7 +189,7 @@ class MlflowSink:
         self._log(run_id, params, payload.get("metrics", {}), payload.get("tags", {}),
                   timestamp=payload.get("timestamp") or payload.get("end_ms") or payload.get("start_ms") or 0,
                   step=payload.get("step", 0))
-        self._artifacts(run_id, payload.get("artifacts", []))
+        self._artifacts(parent, payload.get("artifacts", []))
         for name, text in payload.get("texts", {}).items():
             self.client.log_text(run_id, text, name)
         status = payload.get("status")
@@ -200,15 +208,16 @@ class MlflowSink:
             tags[P.PARENT_RUN] = self._ensure_parent().run_id
             run = self.client.create_run(self.experiment_id, start_time=payload["start_ms"], tags=tags,
                                          run_name=payload["name"])
-            state = RunState(run.info.run_id, run.info.status, dict(run.data.tags))
+            state = _state(run)
         run_id = state.run_id
-        self._log(run_id, payload["params"], payload["metrics"], tags, timestamp=payload.get("end_ms") or payload["start_ms"])
-        self._artifacts(run_id, payload["artifacts"])
+        changed = {k: v for k, v in tags.items() if state.tags.get(k) != v}  # a new run has its tags already
+        self._log(run_id, payload["params"], payload["metrics"], changed, timestamp=payload.get("end_ms") or payload["start_ms"])
+        self._artifacts(state, payload["artifacts"])
         if payload["status"] in P.FINAL:
             self.client.set_terminated(run_id, payload["status"], end_time=payload["end_ms"])
         elif state.status != payload["status"]:
             self.client.update_run(run_id, status=payload["status"])
-        self.runs[number] = RunState(run_id, payload["status"], {**state.tags, **tags})
+        self.runs[number] = RunState(run_id, payload["status"], {**state.tags, **tags}, state.artifact_uri)
 
     def _pareto(self, payload: Mapping[str, Any]) -> None:
         for number, tags in payload["tags"].items():
@@ -223,6 +232,10 @@ class MlflowSink:
     def status_of(self, number: int) -> str | None:
         state = self.runs.get(number)
         return None if state is None else state.status
+
+
+def _state(run: Any) -> RunState:
+    return RunState(run.info.run_id, run.info.status, dict(run.data.tags), run.info.artifact_uri or "")
 
 
 def _safe(name: str) -> str:

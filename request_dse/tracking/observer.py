@@ -59,7 +59,8 @@ class TrackingObserver:
         study = self.plan.study
         self.sender = SenderProcess(SenderConfig(
             self.target, self.outbox, self.study_id, self.plan.name, self.owner, tuple(study.metric_names),
-            tuple(o.direction for o in study.objectives), tuple(snapshot), self.flush_timeout_s))
+            tuple(o.direction for o in study.objectives), tuple(snapshot), self.flush_timeout_s,
+            study.tracking.cpu_share))
         self.callback_s += time.perf_counter() - t0
 
     def on_tick(self, search: SearchView) -> None:

@@ -12,6 +12,14 @@ gone (killed), and it ignores SIGINT: Ctrl-C stops the study, which then tells t
 finish. It runs at a lower priority (``nice`` +10) and on the cores the study's process had when
 it started (the build cores, under the local executor): sending never takes a core from a
 measurement.
+
+While the study runs, the child uses at most ``cpu_share`` of one core (``tracking.cpu_share``,
+0.25 by default): after a send that took it ``t`` seconds of CPU it rests ``t (1 - share) / share``
+seconds (half a second at least, so payloads go in batches), and one send stops after
+``SEND_FOR_S``. On a 2-core machine a sender kept busy by a study of millisecond trials slows
+the search by the memory and caches it shares, not only by the CPU it takes; studies whose
+trials take seconds never reach the share, and what a fast study leaves behind is sent at its
+end, at full speed (``benchmarks/tracking_scale.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ RETRY_EVERY_S = 30.0
 NICENESS = 10
 #: How often the child looks whether the study's process is still there.
 CHECK_EVERY_S = 1.0
+#: The most of one core the child uses while the study runs (``tracking.cpu_share``).
+CPU_SHARE = 0.25
+#: The shortest rest between two sends, and the longest send, while the study runs.
+REST_AT_LEAST_S, SEND_FOR_S = 0.5, 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class SenderConfig:
     directions: tuple[str, ...]
     snapshot: tuple[TrialRecord, ...]
     flush_timeout_s: float
+    cpu_share: float = CPU_SHARE
 
 
 class Sender:
@@ -90,21 +103,25 @@ class Sender:
             print(f"request-dse: tracking: {what} {self.config.target.uri} ({reason}); trials go on and their "
                   f"runs wait in {self.outbox.path}", file=sys.stderr, flush=True)
 
-    def send(self) -> None:
-        """Send what is pending now (nothing when another process holds the outbox)."""
+    def send(self, within_s: float | None = None) -> bool:
+        """Send what is pending now, for at most ``within_s`` (nothing when another process holds the
+        outbox); whether payloads are left that the next send should take without waiting to be woken."""
         try:
             with self.outbox.sending() as mine:
                 if not mine or not self._connect():
-                    return
-                result = drain(self._sink, self.outbox)
+                    return False
+                result = drain(self._sink, self.outbox, within_s=within_s)
                 if result.offline:
                     self._offline(result.error)
-                elif self.offline_reason:
+                    return False
+                if self.offline_reason:
                     self.offline_reason = ""
                     if self._report is not None:
                         self._report.send("")
+                return result.pending > 0
         except Exception as exc:  # noqa: BLE001 - never take the study down
             self._offline(f"{type(exc).__name__}: {exc}", expected=False)
+            return False
 
 
 def serve(config: SenderConfig, wake: Any, stop: Any, report: Any, parent: int) -> None:
@@ -115,15 +132,21 @@ def serve(config: SenderConfig, wake: Any, stop: Any, report: Any, parent: int) 
     except OSError:
         pass
     sender = Sender(config, report)
-    deadline, last = None, 0.0
+    deadline, last, rest_until = None, 0.0, 0.0
     while True:
         woken = wake.wait(CHECK_EVERY_S)
         ending = stop.is_set() or os.getppid() != parent
         if not (woken or ending or time.monotonic() - last >= RETRY_EVERY_S):
             continue
+        if not ending and time.monotonic() < rest_until:  # within its share: the payloads wait
+            stop.wait(min(rest_until - time.monotonic(), CHECK_EVERY_S))
+            continue
         wake.clear()
-        last = time.monotonic()
-        sender.send()
+        last, cpu = time.monotonic(), time.process_time()
+        if sender.send(None if ending else SEND_FOR_S):
+            wake.set()  # cut short by SEND_FOR_S: the rest goes after the rest
+        used = time.process_time() - cpu
+        rest_until = time.monotonic() + max(REST_AT_LEAST_S, used * (1 - config.cpu_share) / config.cpu_share)
         if ending:
             if not len(sender.outbox) or sender.offline_reason:
                 return

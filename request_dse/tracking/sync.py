@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,13 +56,15 @@ PROGRESS_BATCH = 300   # points per request (three metrics each: within MLflow's
 MARKS_BATCH = 32       # sent payloads acknowledged per outbox write
 
 
-def drain(sink: Any, outbox: Outbox) -> DrainResult:
+def drain(sink: Any, outbox: Outbox, *, within_s: float | None = None) -> DrainResult:
     """Send every pending payload, oldest first; stop at the first connection failure.
 
     A payload the store rejects outright (not a connection problem) is set aside in
     ``outbox.rejected.jsonl`` with the reason, so it cannot block the ones after it.
+    ``within_s``: stop, between two requests, once this long has passed (the rest stays pending).
     """
     result = DrainResult()
+    deadline = None if within_s is None else time.monotonic() + within_s
     # the parent run first: a resumed study's trials may wait behind its (re-)opening
     ordered = sorted(outbox.pending(), key=lambda item: (item[1]["key"] != "parent:start", item[0]))
     # the parent's stepped progress points go together, in one request, after the rest
@@ -70,6 +73,8 @@ def drain(sink: Any, outbox: Outbox) -> DrainResult:
     groups += [steps[i:i + PROGRESS_BATCH] for i in range(0, len(steps), PROGRESS_BATCH)]
     marks: list[tuple[str, int]] = []  # sent: acknowledged together (a payload sent twice is harmless)
     for group in groups:
+        if deadline is not None and result.sent and time.monotonic() > deadline:
+            break
         try:
             if sink.experiment_id is None:
                 sink.connect()

@@ -38,10 +38,58 @@ def senders(pid: int) -> list[int]:
     return out
 
 
-def config(tmp_path: Path, uri: str, *, flush_timeout_s: float = 30.0) -> SenderConfig:
+def config(tmp_path: Path, uri: str, *, flush_timeout_s: float = 30.0, cpu_share: float = 0.25) -> SenderConfig:
     target = TrackingTarget(uri=uri, experiment="request-dse-tests", artifact_root=None)
     return SenderConfig(target, Outbox(tmp_path / "tracking" / "outbox.jsonl"), "sender-test", "sender", "owner",
-                        ("accuracy_top1",), ("maximize",), (), flush_timeout_s)
+                        ("accuracy_top1",), ("maximize",), (), flush_timeout_s, cpu_share)
+
+
+def settled(outbox: Outbox, within_s: float) -> int:
+    """How many payloads wait once two readings a second apart agree (a send is not under way)."""
+    deadline, last = time.monotonic() + within_s, -1
+    while time.monotonic() < deadline:
+        now = len(outbox)
+        if now == last:
+            return now
+        last = now
+        time.sleep(1.0)
+    raise AssertionError(f"the outbox never settled in {within_s} s")
+
+
+@pytest.mark.parametrize("cpu_share", [0.02, 1.0])
+def test_while_the_study_runs_the_sender_keeps_to_its_share_of_a_core(tmp_path: Path, cpu_share: float) -> None:
+    """A backlog (a study of millisecond trials) is sent in sends of a second at most, each followed by a rest
+    of the CPU it used times (1 - share) / share; at the study's end the rest goes at full speed."""
+    cfg = config(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}", cpu_share=cpu_share)
+    parent = {"key": "parent:start", "role": "parent", "name": "study-sender", "status": "RUNNING",
+              "start_ms": int(time.time() * 1000), "params": {}, "metrics": {}, "artifacts": [],
+              "tags": {"request_dse.study_id": "sender-test", "request_dse.study": "sender", "request_dse.role": "study"}}
+    records = [TrialRecord(n, "COMPLETE", "ok", {"model.width": 0.5}, f"h{n}", metrics={"accuracy_top1": 0.9})
+               for n in range(150)]
+    cfg.outbox.put(parent, *(trial_payload(r, "sender-test", "sender", "owner") for r in records))
+    sender = SenderProcess(cfg)
+    try:
+        deadline = time.monotonic() + 120
+        while len(cfg.outbox) == 151:
+            assert time.monotonic() < deadline, "nothing was sent"
+            time.sleep(0.2)
+        if cpu_share < 1:  # the first send (connecting, then a second of runs) costs it a rest of minutes
+            waiting = settled(cfg.outbox, 60)
+            assert 0 < waiting < 151
+            time.sleep(3)
+            assert len(cfg.outbox) == waiting
+        else:  # half a second between sends: the backlog goes while the study runs
+            deadline = time.monotonic() + 25
+            while len(cfg.outbox):
+                assert time.monotonic() < deadline, f"{len(cfg.outbox)} payloads left after 25 s"
+                time.sleep(0.2)
+    finally:
+        sender.finish()
+    assert len(cfg.outbox) == 0
+    from mlflow import MlflowClient
+
+    parents, children = study_runs(MlflowClient(cfg.target.uri), "sender")
+    assert len(parents) == 1 and len(children) == 150 and {r.info.status for r in children} == {"FINISHED"}
 
 
 def test_an_unreachable_server_is_reported_back_and_the_child_ends(tmp_path: Path) -> None:
