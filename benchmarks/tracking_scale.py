@@ -37,7 +37,7 @@ RESULTS = REPO / "benchmarks" / "results" / "tracking_scale.md"
 COMMAND = ".venv/bin/python benchmarks/tracking_scale.py"
 
 
-def one(trials: int, tracking: bool, uri: str | None) -> dict[str, float]:
+def one(trials: int, tracking: bool, uri: str | None, cpu_share: float | None = None) -> dict[str, float]:
     """One study in this process (``--one``): the figures of :func:`main`'s table."""
     from request_dse.execute import make_executor
     from request_dse.search import Search, records
@@ -53,6 +53,8 @@ def one(trials: int, tracking: bool, uri: str | None) -> dict[str, float]:
                             uri if tracking else None, "inline")
         doc = yaml.safe_load(study.read_text())
         doc["frameworks"]["noop"].update({"c": "*", "d": "*"})
+        if cpu_share is not None:
+            doc["tracking"]["cpu_share"] = cpu_share
         study.write_text(yaml.safe_dump(doc, sort_keys=False))
         plan = load_plan(study)
         observers = []
@@ -85,17 +87,20 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--uri", help="tracking store or server (default: a fresh SQLite file per study)")
+    parser.add_argument("--cpu-share", type=float, help="tracking.cpu_share of the study with tracking on "
+                        "(default: the study file's default)")
     parser.add_argument("--one", choices=("on", "off"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.trials, args.one == "on", args.uri)))
+        print(json.dumps(one(args.trials, args.one == "on", args.uri, args.cpu_share)))
         return
     began = time.perf_counter()
     runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for _ in range(args.rounds):
         for config in ("off", "on"):
             cmd = [sys.executable, __file__, "--one", config, "--trials", str(args.trials),
-                   *(["--uri", args.uri] if args.uri else [])]
+                   *(["--uri", args.uri] if args.uri else []),
+                   *(["--cpu-share", str(args.cpu_share)] if args.cpu_share is not None else [])]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
             runs[config].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(config, runs[config][-1], file=sys.stderr)
@@ -109,7 +114,8 @@ def main() -> None:
         "## Tracking over a long study (search thread)",
         "",
         f"{datetime.date.today().isoformat()}, {machine()}, load average {os.getloadavg()[0]:.1f}; command: "
-        f"`{COMMAND} --trials {args.trials} --rounds {args.rounds}`",
+        f"`{COMMAND} --trials {args.trials} --rounds {args.rounds}"
+        f"{f' --cpu-share {args.cpu_share}' if args.cpu_share is not None else ''}`",
         "",
         f"{args.trials} trials of the `noop` backend (NSGA-II, JournalStorage, inline executor: the whole search "
         f"in the main thread), tracking off and into {store}, alternately, each in a process of its own; "
