@@ -71,6 +71,7 @@ def drain(sink: Any, outbox: Outbox, *, within_s: float | None = None) -> DrainR
     steps = [item for item in ordered if item[1]["key"].startswith(P.PROGRESS)]
     groups = [[item] for item in ordered if not item[1]["key"].startswith(P.PROGRESS)]
     groups += [steps[i:i + PROGRESS_BATCH] for i in range(0, len(steps), PROGRESS_BATCH)]
+    pareto = next(((seq, p) for seq, p in ordered if p["key"] == "pareto"), None)
     marks: list[tuple[str, int]] = []  # sent: acknowledged together (a payload sent twice is harmless)
     for group in groups:
         if deadline is not None and result.sent and time.monotonic() > deadline:
@@ -81,7 +82,7 @@ def drain(sink: Any, outbox: Outbox, *, within_s: float | None = None) -> DrainR
             if group[0][1]["key"].startswith(P.PROGRESS):
                 sink.progress([payload for _, payload in group])
             else:
-                sink.apply(group[0][1])
+                sink.apply(_with_ranks(group[0], pareto))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a value here
             if is_connection_error(exc):
                 sink.experiment_id = None  # list the runs again once it is back
@@ -100,6 +101,16 @@ def drain(sink: Any, outbox: Outbox, *, within_s: float | None = None) -> DrainR
     if not result.pending:
         outbox.compact()
     return result
+
+
+def _with_ranks(item: tuple[int, dict[str, Any]], pareto: tuple[int, dict[str, Any]] | None) -> dict[str, Any]:
+    """A trial's payload with the Pareto tags of a newer ``pareto`` payload still waiting: its run is
+    written once with its final rank (at a study's end, most runs of a fast study are still waiting)."""
+    seq, payload = item
+    if pareto is None or payload.get("role") != "trial" or pareto[0] < seq:
+        return payload
+    tags = pareto[1]["tags"].get(str(payload.get("number")))
+    return {**payload, "tags": {**payload["tags"], **tags}} if tags else payload
 
 
 def _reject(outbox: Outbox, payload: dict[str, Any], exc: Exception) -> None:

@@ -164,3 +164,53 @@ def test_drain_sends_the_parents_progress_points_in_one_request_and_acknowledges
     history = sink.client.get_metric_history(sink.parent_id, "hypervolume")
     assert [(m.step, round(m.value, 6)) for m in history] == [(s, round(0.1 * s, 6)) for s in range(1, 8)]
     assert len(outbox) == 0
+
+
+def _store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from request_dse.tracking import MlflowSink, TrackingTarget
+
+    target = TrackingTarget(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="drain",
+                            artifact_root=tmp_path / "artifacts")
+    outbox = Outbox(tmp_path / "outbox.jsonl")
+    outbox.put({"key": "parent:start", "role": "parent", "name": "study", "start_ms": 1000, "tags": {P.STUDY_ID: "s1",
+                P.ROLE: "study"}, "status": "RUNNING"})
+    return MlflowSink(target, "s1"), outbox
+
+
+def test_a_waiting_trial_is_written_once_with_the_ranks_of_a_newer_pareto_payload(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a fast study's end most trials wait in the outbox, behind the final ``pareto`` payload:
+    each run is made with its final rank instead of being tagged a second time."""
+    from mlflow import MlflowClient
+    from request_dse.tracking.sync import drain
+
+    sink, outbox = _store(tmp_path)
+    records = [record(n, "ok", accuracy_top1=0.5 + 0.1 * n, latency_p90_ms=3.0 - n) for n in range(3)]  # ranks 3, 2, 1
+    outbox.put(P.trial_payload(records[0], "s1", "st", "me", rank=1))
+    drain(sink, outbox)  # trial 0 was sent while the study ran, on the front then
+    outbox.put(*(P.trial_payload(r, "s1", "st", "me", rank=1 if r.number == 2 else None) for r in records[1:]))
+    ranks = P.pareto_ranks(records, ["accuracy_top1", "latency_p90_ms"], ["maximize", "minimize"])
+    outbox.put(P.pareto_update(records, ranks))
+    tagged: list[str] = []
+    log_batch = MlflowClient.log_batch
+
+    def counted(self, run_id, metrics=(), params=(), tags=(), *args, **kwargs):  # type: ignore[no-untyped-def]
+        tagged.extend(t.key for t in tags if t.key == P.PARETO_RANK)
+        return log_batch(self, run_id, metrics, params, tags, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", counted)
+    assert not drain(sink, outbox).error and len(outbox) == 0
+    assert len(tagged) == 1  # trial 0's rank changed after it was sent; trials 1 and 2 were made with theirs
+    runs = {int(r.data.tags[P.TRIAL]): r.data.tags for r in sink.study_runs() if r.data.tags.get(P.ROLE) == "trial"}
+    assert {n: (t[P.PARETO], t[P.PARETO_RANK]) for n, t in runs.items()} == {
+        n: ("true" if ranks[n] == 1 else "false", str(ranks[n])) for n in range(3)}
+
+
+def test_a_drain_given_no_time_sends_one_request_and_leaves_the_rest(tmp_path: Path) -> None:
+    from request_dse.tracking.sync import drain
+
+    sink, outbox = _store(tmp_path)
+    outbox.put(*(P.trial_payload(record(n, "ok", accuracy_top1=0.5), "s1", "st", "me") for n in range(3)))
+    result = drain(sink, outbox, within_s=0)
+    assert (result.sent, result.pending) == (1, 3)
+    assert drain(sink, outbox).sent == 3 and len(outbox) == 0
