@@ -16,10 +16,9 @@ measurement.
 While the study runs, the child uses at most ``cpu_share`` of one core (``tracking.cpu_share``,
 0.25 by default): after a send that took it ``t`` seconds of CPU it rests ``t (1 - share) / share``
 seconds (half a second at least, so payloads go in batches), and one send stops after
-``SEND_FOR_S``. On a 2-core machine a sender kept busy by a study of millisecond trials slows
-the search by the memory and caches it shares, not only by the CPU it takes; studies whose
-trials take seconds never reach the share, and what a fast study leaves behind is sent at its
-end, at full speed (``benchmarks/tracking_scale.py``).
+``SEND_FOR_S``: a study of millisecond trials, which outruns any MLflow store, keeps the rest of
+the machine. Studies whose trials take seconds never reach the share; what a fast study leaves
+behind is sent at its end, at full speed (``benchmarks/tracking_scale.py``).
 """
 
 from __future__ import annotations
