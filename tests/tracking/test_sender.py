@@ -45,13 +45,13 @@ def config(tmp_path: Path, uri: str, *, flush_timeout_s: float = 30.0, cpu_share
 
 
 def settled(outbox: Outbox, within_s: float) -> int:
-    """How many payloads wait once two readings a second apart agree (a send is not under way)."""
-    deadline, last = time.monotonic() + within_s, -1
+    """How many payloads wait once three readings a second apart agree: longer than a send lasts
+    (``SEND_FOR_S``), so no send is under way."""
+    deadline, seen = time.monotonic() + within_s, []
     while time.monotonic() < deadline:
-        now = len(outbox)
-        if now == last:
-            return now
-        last = now
+        seen = [*seen[-2:], len(outbox)]
+        if len(seen) == 3 and len(set(seen)) == 1:
+            return seen[0]
         time.sleep(1.0)
     raise AssertionError(f"the outbox never settled in {within_s} s")
 
