@@ -74,6 +74,9 @@ class FrontSnapshot:
     #: the margin could be a slow session's doing, so a second session must confirm it. None
     #: before any candidate had two sessions: every stop is confirmed.
     slow_session: float | None = None
+    #: Held-out rows the study's candidates got wrong most often, most often first: a judging
+    #: session scores them first (:mod:`request_dse.targets.scoring`).
+    hard: tuple[int, ...] = ()
 
 
 def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
@@ -91,14 +94,17 @@ def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[f
     return low, high
 
 
-def intervals(estimate: Mapping[str, float], samples_ms: np.ndarray,
-              metrics: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """A 95% interval for each of ``metrics`` around the short session's ``estimate``."""
+def intervals(estimate: Mapping[str, float], samples_ms: np.ndarray, metrics: Sequence[str],
+              bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[str, tuple[float, float]]:
+    """A 95% interval for each of ``metrics`` around the short session's ``estimate``; ``bounds``:
+    hard bounds of exact metrics known only in part (accuracy on the rows scored so far)."""
     ms = np.sort(np.asarray(samples_ms, dtype=float))
     out: dict[str, tuple[float, float]] = {}
     for m in metrics:
         value = estimate.get(m)
-        if value is None or not np.isfinite(value):
+        if bounds and m in bounds:
+            out[m] = bounds[m]
+        elif value is None or not np.isfinite(value):
             out[m] = (-math.inf, math.inf)
         elif m in EXACT_METRICS:
             out[m] = (value, value)
@@ -135,14 +141,16 @@ def _beats(front_value: float, optimistic: float, direction: str, noisy: bool, m
 
 
 def verdict(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot,
-            margin: float) -> tuple[str | None, float]:
+            margin: float, bounds: Mapping[str, tuple[float, float]] | None = None) -> tuple[str | None, float]:
     """Why the candidate cannot enter the front (a sentence, or None when it may), and by how far:
     the factor by which its most optimistic values miss beyond the margin (1.3: a session 30%
     too slow in every noisy objective would explain the stop; inf when exact metrics decide).
-    ``margin`` is raised to the front's ``session_noise`` when that is wider."""
+    ``margin`` is raised to the front's ``session_noise`` when that is wider; ``bounds``: see
+    :func:`intervals`."""
     margin = max(margin, front.session_noise)
+    known = bounds
     bounds = intervals(estimate, samples_ms, tuple(dict.fromkeys((*front.metrics,
-                                                                  *(c.metric for c in front.constraints)))))
+                                                                  *(c.metric for c in front.constraints)))), known)
     for c in front.constraints:
         lo, hi = bounds[c.metric]
         noisy = c.metric not in EXACT_METRICS
@@ -174,7 +182,8 @@ def verdict(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontS
             parts = []
             for m, d, fv in zip(front.metrics, front.directions, point.values):
                 opt = _optimistic(m, d, bounds[m])
-                parts.append(f"{m} {fv:.4g} vs {'at best' if m not in EXACT_METRICS else ''} {opt:.4g}".replace("  ", " "))
+                open_ = m not in EXACT_METRICS or (known is not None and m in known and known[m][0] < known[m][1])
+                parts.append(f"{m} {fv:.4g} vs {'at best' if open_ else ''} {opt:.4g}".replace("  ", " "))
             whose = " (still waiting for its other sessions: its judging figures, made worse)" if point.waiting else ""
             reason = (f"dominated by trial {point.number}{whose} beyond the {margin:.0%} noise margin after a short "
                       f"measurement: {'; '.join(parts)}")
@@ -182,20 +191,22 @@ def verdict(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontS
     return reason, widest
 
 
-def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot, margin: float) -> str | None:
+def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot, margin: float,
+           bounds: Mapping[str, tuple[float, float]] | None = None) -> str | None:
     """Why the candidate cannot enter the front (a sentence), or None when it may (:func:`verdict`)."""
-    return verdict(estimate, samples_ms, front, margin)[0]
+    return verdict(estimate, samples_ms, front, margin, bounds)[0]
 
 
 def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[tuple[int, Sequence[float]]],
              constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0,
-             slow_session: float | None = None, waiting: Sequence[tuple[int, Sequence[float]]] = ()) -> FrontSnapshot:
+             slow_session: float | None = None, waiting: Sequence[tuple[int, Sequence[float]]] = (),
+             hard: Sequence[int] = ()) -> FrontSnapshot:
     """A frozen snapshot from (trial number, objective values) pairs, and ``waiting`` survivors' ones."""
     points = [FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front]
     points += [FrontPoint(int(n), tuple(float(v) for v in values), waiting=True) for n, values in waiting]
     return FrontSnapshot(tuple(metrics), tuple(directions), tuple(points),
                          tuple(constraints), float(session_noise),
-                         None if slow_session is None else float(slow_session))
+                         None if slow_session is None else float(slow_session), tuple(int(i) for i in hard))
 
 
 # -- the trial side (runs where the trial runs; the snapshot arrives in the job) --------------------
@@ -262,5 +273,8 @@ def combine(first: MeasureResult, rest: MeasureResult, reused: bool) -> MeasureR
     if reused:
         return MeasureResult("ok", (*first.sessions, *rest.sessions), "", wall)
     scored = first.sessions[0]
-    head = dataclasses.replace(rest.sessions[0], check_outputs=scored.check_outputs, top5=scored.top5)
+    if scored.scored is not None and rest.sessions[0].top5 is not None:  # the rest scored the split again
+        return MeasureResult("ok", rest.sessions, "", wall)
+    head = dataclasses.replace(rest.sessions[0], check_outputs=scored.check_outputs, top5=scored.top5,
+                               scored=scored.scored)
     return MeasureResult("ok", (head, *rest.sessions[1:]), "", wall)

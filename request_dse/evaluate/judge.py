@@ -1,14 +1,16 @@
 """The judge inside the judging session: a candidate the front beats stops after a few runs.
 
-Early stopping (:mod:`.early_stop`) judges a candidate on its first, scored session. The
-session is scored before its timed runs start, so once a few runs are timed everything the
-judgement needs is in the measurement worker: the exact metrics (accuracy from the scored
+Early stopping (:mod:`.early_stop`) judges a candidate on its first, scored session. Everything
+the judgement needs is in the measurement worker: the exact metrics (accuracy from the scored
 outputs, sizes, parameters and FLOPs from the build) and the latency samples so far. The
 worker asks a :class:`SessionJudge` once ``first_runs`` runs and ``first_time_s`` of run time
 are timed (the first runs of a model that runs in microseconds are still cold) and again at
 every doubling; when :func:`.early_stop.decide` says the job's front beats the candidate's most
-optimistic estimate beyond the margin, the session ends there. A candidate far off the front
-then costs its scoring and a handful of runs instead of a whole session.
+optimistic estimate beyond the margin, the session ends there. The held-out split is scored at
+the first look, rows the study's candidates got wrong most often first, and the judge is asked
+after each chunk with accuracy's hard bounds so far (:mod:`request_dse.targets.scoring`): a
+candidate far off the front then costs a few dozen scored rows and a handful of runs instead
+of a whole session.
 
 The judge knows the metrics a session determines: latency percentiles, the mean latency and
 throughput, accuracy, and the build's exact metrics. A study whose objectives or constraints
@@ -25,7 +27,7 @@ import numpy as np
 
 from request_dse.backends import BuildResult
 from request_dse.evaluate.early_stop import EXACT_METRICS, FrontSnapshot, decide, intervals
-from request_dse.evaluate.score import accuracy, built_metrics
+from request_dse.evaluate.score import accuracy_bounds, built_metrics, labels_of
 from request_dse.evaluate.stats import latency_stats
 from request_dse.targets import SessionRequest, SessionResult, judge_looks
 from request_dse.workloads import PreparedModel
@@ -46,15 +48,33 @@ class SessionJudge:
     first_time_s: float
     known: Mapping[str, float]           # what the build determines
     prepared: PreparedModel              # its held-out labels give accuracy from the scored outputs
+    order: tuple[int, ...] = ()          # held-out rows to score first (the study's most often wrong)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
-        if "accuracy" not in self._memo:  # the scored outputs do not change within the session
-            self._memo["accuracy"] = accuracy(top5, self.prepared) if top5 is not None else {}
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None,
+                 scored: np.ndarray | None = None) -> str | None:
+        bounds = self._accuracy(top5, scored)
         session = SessionResult(np.asarray(samples_ns, dtype=np.int64), 0.0, 0.0, 0.0)
-        estimate = {**self.known, **latency_stats([session], self.batch_size), **self._memo["accuracy"]}
-        reason = decide(estimate, samples_ns / 1e6, self.front, self.margin)
-        return None if reason is None else f"{reason} (after {len(samples_ns)} runs)"
+        estimate = {**self.known, **latency_stats([session], self.batch_size),
+                    **{m: hi for m, (_, hi) in bounds.items()}}
+        reason = decide(estimate, samples_ns / 1e6, self.front, self.margin, bounds)
+        if reason is None:
+            return None
+        rows = "" if scored is None else f" and {len(scored)} of {len(self._memo['labels'])} held-out rows scored"
+        return f"{reason} (after {len(samples_ns)} runs{rows})"
+
+    def _accuracy(self, top5: np.ndarray | None, scored: np.ndarray | None) -> Mapping[str, tuple[float, float]]:
+        """Accuracy's bounds from the scored outputs so far (exact once every row is scored)."""
+        if "labels" not in self._memo:
+            self._memo["labels"] = labels_of(self.prepared)
+        labels = self._memo["labels"]
+        if labels is None or top5 is None:
+            return {}
+        if scored is not None:
+            return accuracy_bounds(top5, labels, scored)
+        if "accuracy" not in self._memo:  # the whole split's outputs do not change within the session
+            self._memo["accuracy"] = accuracy_bounds(top5, labels)
+        return self._memo["accuracy"]
 
 
 def judges(front: FrontSnapshot) -> bool:
@@ -74,7 +94,7 @@ def session_judge(request: SessionRequest, build: BuildResult, front: FrontSnaps
         return None
     early = protocol.early_stop
     return SessionJudge(front, early.margin, request.batch_size, max(1, early.first_runs), early.first_time_s,
-                        {**built_metrics(build), **(known or {})}, build.prepared)
+                        {**built_metrics(build), **(known or {})}, build.prepared, front.hard)
 
 
 def judge_rise(samples_ns: np.ndarray, final: Mapping[str, float], front: FrontSnapshot,

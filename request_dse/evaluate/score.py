@@ -43,15 +43,45 @@ def check_outputs(outputs: np.ndarray | None, prepared: PreparedModel) -> str | 
     return None
 
 
-def accuracy(top5: np.ndarray | None, prepared: PreparedModel) -> dict[str, float]:
+#: The held-out rows a scored candidate got wrong (top-1) that its record keeps, at most: they
+#: order the scoring of later judging sessions (:mod:`request_dse.targets.scoring`).
+MISCLASSIFIED_KEPT = 256
+
+
+def labels_of(prepared: PreparedModel) -> np.ndarray | None:
+    """The held-out split's labels, or None where the workload has none."""
     with np.load(prepared.data_path) as data:
-        if "y_eval" not in data.files or top5 is None:
-            return {}
-        labels = data["y_eval"]
-    out = {"accuracy_top1": float(np.mean(top5[:, 0] == labels))}
+        return data["y_eval"] if "y_eval" in data.files else None
+
+
+def accuracy_bounds(top5: np.ndarray, labels: np.ndarray,
+                    scored: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+    """Top-1 (and top-5) accuracy on the whole split, as bounds: exact (``lo == hi``) when every
+    row is scored (``scored`` None: ``top5`` holds the split in order); after ``k`` of ``N`` rows
+    with ``c`` right, ``[c / N, (c + N - k) / N]`` -- the other rows can only add to it."""
+    n = len(labels)
+    truth = labels if scored is None else labels[scored]
+    left = 0 if scored is None else n - len(truth)
+    hits = {"accuracy_top1": int(np.sum(top5[:, 0] == truth))}
     if top5.shape[1] >= 5:
-        out["accuracy_top5"] = float(np.mean(np.any(top5 == labels[:, None], axis=1)))
-    return out
+        hits["accuracy_top5"] = int(np.sum(np.any(top5 == truth[:, None], axis=1)))
+    return {m: (c / n, (c + left) / n) for m, c in hits.items()} if n else {}
+
+
+def accuracy(top5: np.ndarray | None, prepared: PreparedModel, scored: np.ndarray | None = None,
+             labels: np.ndarray | None = None) -> dict[str, float]:
+    """Accuracy on the held-out split (``labels``: its labels, read when not given); where only
+    the rows ``scored`` were (a judging session its judge ended), the most it can be
+    (:func:`accuracy_bounds`)."""
+    labels = labels_of(prepared) if labels is None else labels
+    if labels is None or top5 is None:
+        return {}
+    return {m: hi for m, (_, hi) in accuracy_bounds(top5, labels, scored).items()}
+
+
+def misclassified(top5: np.ndarray, labels: np.ndarray) -> list[int]:
+    """The held-out rows whose top-1 class is wrong (the first :data:`MISCLASSIFIED_KEPT`)."""
+    return [int(i) for i in np.flatnonzero(top5[:, 0] != labels)[:MISCLASSIFIED_KEPT]]
 
 
 def _dir_size(path: Path) -> int:
@@ -79,11 +109,12 @@ def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: M
     first = measured.sessions[0]
     mismatch = check_outputs(first.check_outputs, prepared)
     samples = save_samples(job.trial_dir / "samples.npz", measured.sessions)
-    if first.top5 is not None:  # the accuracy log of submissions: top-k class indices per eval sample
+    if first.top5 is not None and first.scored is None:  # the accuracy log of submissions: top-k per eval sample
         np.save(job.trial_dir / PREDICTIONS, first.top5)
     batch, threads = job.session.batch_size, job.session.threads
     metrics: dict[str, float] = latency_stats(measured.sessions, batch)
-    metrics.update(accuracy(first.top5, prepared))
+    labels = labels_of(prepared) if first.top5 is not None else None
+    metrics.update(accuracy(first.top5, prepared, first.scored, labels))
     energies = [s.energy_j for s in measured.sessions if s.energy_j is not None]
     power = job.target.power
     metrics.update(derive(metrics["latency_mean_ms"] / 1e3, batch, threads,
@@ -100,6 +131,10 @@ def score(job: TrialJob, build: BuildResult, measured: MeasureResult, timings: M
     info: dict[str, Any] = {**build.info, "model_id": prepared.model_id, "model_sha256": prepared.sha256,
                             "energy_source": "measured" if energies else "estimated from the target's power model"
                             if power else "none"}
+    if labels is not None and first.scored is not None:  # its judge ended the scoring: accuracy at most
+        info["scored"] = {"rows": int(len(first.scored)), "of": int(len(labels))}
+    elif labels is not None and first.top5 is not None and len(first.top5) == len(labels):
+        info["misclassified"] = misclassified(first.top5, labels)  # scored first by later judging sessions
     spread = session_spread(measured.sessions)
     if spread is not None:
         info["session_spread"] = round(spread, 4)  # the between-session noise early stopping allows for

@@ -38,8 +38,17 @@ def doubtful(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, 
 
 def exact(estimate: TrialResult) -> Mapping[str, float]:
     """What the judging session determined exactly (accuracy from its scored outputs, the sizes),
-    for the second session's judge: that session is not scored."""
-    return {m: v for m, v in estimate.metrics.items() if m in EXACT_METRICS}
+    for the second session's judge; accuracy only where the judging session scored every row
+    (else the second session scores the split: :func:`rescore`)."""
+    partial = "scored" in estimate.info
+    return {m: v for m, v in estimate.metrics.items()
+            if m in EXACT_METRICS and not (partial and m.startswith("accuracy_"))}
+
+
+def rescore(first: MeasureResult) -> bool:
+    """Whether the second session must score the held-out split itself: the judging session's
+    judge ended its scoring, so its accuracy is a bound, not a figure a survivor could keep."""
+    return bool(first.sessions) and first.sessions[0].scored is not None
 
 
 def confirmed(stopped: TrialResult) -> TrialResult:

@@ -131,7 +131,10 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
         return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None, judged
     judge = session_judge(request, build, front, second_look.exact(estimate))
-    second = runtime.measure(target, early_stop.unscored(request, 1, judge), measure_log)
+    second_request = early_stop.unscored(request, 1, judge)
+    if second_look.rescore(first):
+        second_request = dataclasses.replace(second_request, score=True)
+    second = runtime.measure(target, second_request, measure_log)
     timings["measure_second_look_s"] = second.wall_s
     if second.status != "ok":
         return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), None, None

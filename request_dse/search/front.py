@@ -9,6 +9,8 @@ the front only) when the front or the reference point changed.
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +18,9 @@ import numpy as np
 from request_dse.evaluate import FrontSnapshot, early_stop
 from request_dse.results import TrialRecord, hypervolume, reference_point
 from request_dse.study import Plan
+
+#: Held-out rows a judging session is told to score first, at most.
+HARD_ROWS = 64
 
 
 class FrontTracker:
@@ -32,10 +37,17 @@ class FrontTracker:
         self._session_spread: float | None = None  # the widest between two sessions of a candidate
         self._judge_rise: float | None = None   # the most a survivor's final figures came out worse
         self._result: tuple[list[TrialRecord], list[float], float] | None = None
+        self._wrong: Counter[int] = Counter()   # held-out row -> trials that got it wrong
+        self._hard: tuple[int, ...] | None = ()
 
     def add(self, rec: TrialRecord) -> bool:
         """Take a finished trial into account; True when the front (or its reference) changed."""
-        if not rec.measured or rec.status != "ok" or rec.skip is not None:
+        if not rec.measured or rec.skip is not None:
+            return False
+        if rec.info.get("misclassified"):  # any fully scored trial: which rows are hard
+            self._wrong.update(int(i) for i in rec.info["misclassified"])
+            self._hard = None
+        if rec.status != "ok":
             return False
         if rec.info.get("judge_bias") is not None:  # how far a judging session's estimate was off
             self._judge_bias = max(self._judge_bias or 0.0, float(rec.info["judge_bias"]))
@@ -85,6 +97,15 @@ class FrontTracker:
         seen = [x for x in (self._judge_bias, self._session_spread) if x is not None]
         return max(seen) if seen else None
 
+    @property
+    def hard(self) -> tuple[int, ...]:
+        """The held-out rows the study's trials got wrong most often (:data:`HARD_ROWS` at most),
+        most often first: judging sessions score them first."""
+        if self._hard is None:
+            ranked = heapq.nsmallest(HARD_ROWS, self._wrong.items(), key=lambda item: (-item[1], item[0]))
+            self._hard = tuple(i for i, _ in ranked)
+        return self._hard
+
     def snapshot(self, waiting: Sequence[tuple[int, Sequence[float]]] = ()) -> FrontSnapshot:
         """The front's objective values, frozen for a job that may stop early. ``waiting``: survivors
         whose other sessions wait (number, judging figures), which stand on it at their judging
@@ -98,7 +119,7 @@ class FrontTracker:
                                   for v, k, d in zip(values, noisy, self.directions)]) for n, values in waiting]
         return early_stop.snapshot(self.names, self.directions, front, self.plan.study.constraints,
                                    session_noise=self.session_noise, slow_session=self.slow_session,
-                                   waiting=worse_waiting)
+                                   waiting=worse_waiting, hard=self.hard)
 
     def __len__(self) -> int:
         return len(self._front)

@@ -30,7 +30,8 @@ def make_entry(plan: Plan, candidate: Candidate, *, kind: str, entry_id: str, la
     return Entry(
         id=entry_id, kind=kind, label=label, candidate=candidate.params, candidate_hash=candidate.hash,
         backend=backend, backend_version=plan.version(candidate), flags=plan.flags(candidate),
-        build_info={k: v for k, v in info.items() if k not in ("energy_source", "environment", "loadgen", "sessions")},
+        build_info={k: v for k, v in info.items() if k not in ("energy_source", "environment", "loadgen", "sessions",
+                                                                   "misclassified")},
         software=software, environment_lock=Path(lock_file) if lock_file else None,
         target_name=plan.target_spec.name, target_kind=plan.target_spec.kind, target_system=plan.target.system(),
         batch_size=plan.batch_size(candidate), threads=plan.threads(candidate),

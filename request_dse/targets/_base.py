@@ -48,9 +48,15 @@ class Judge(Protocol):
 
     first_runs: int  # timed runs before the first look; then it looks at every doubling
     first_time_s: float  # ... and at least this much timed run time before the first look
+    #: Held-out rows a scored session scores first, from its first look on, judging as it goes
+    #: (the rows the study's candidates got wrong most often); empty: it scores them all before
+    #: its timed runs, in the split's order.
+    order: tuple[int, ...]
 
-    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
-        """Why the candidate need not be measured further (the session ends there), or None."""
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None,
+                 scored: np.ndarray | None = None) -> str | None:
+        """Why the candidate need not be measured further (the session ends there), or None.
+        ``top5``: the scored outputs so far, the held-out rows ``scored`` (None: every row, in order)."""
 
 
 def judge_looks(samples_ns: np.ndarray, first_runs: int, first_time_s: float) -> list[int]:
@@ -95,6 +101,9 @@ class SessionResult:
     energy_j: float | None = None     # per batch, where a counter was read
     loadgen: Mapping[str, Any] | None = None  # LoadGen's figures, log folder, accuracy and compliance outcome
     judged: str | None = None         # why the request's judge ended the timed runs early
+    #: The held-out rows ``top5`` holds, in its order, where the judge ended the session before
+    #: every row was scored (None: all of them, in the split's order).
+    scored: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ because a process can land in a slow mode that no number of runs inside it revea
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ import numpy as np
 from request_dse.backends import get_backend
 from request_dse.sysinfo.energy import counter as energy_counter
 from request_dse.targets._base import SessionRequest, SessionResult
+from request_dse.targets.scoring import batches, infer, score_judged, top_classes
+
+__all__ = ["Loaded", "finish", "infer", "load_and_score", "run_session", "time_runs"]
 
 
 def _rss_mb() -> float:
@@ -28,23 +32,6 @@ def _rss_mb() -> float:
     except (OSError, ValueError, IndexError):
         return 0.0
     return pages * resource.getpagesize() / 2**20
-
-
-def _batches(x: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, int]]:
-    """Fixed-size batches (the last one padded with zeros) and how many rows of each are real."""
-    out = []
-    for i in range(0, len(x), batch_size):
-        chunk = x[i:i + batch_size]
-        real = len(chunk)
-        if real < batch_size:
-            chunk = np.concatenate([chunk, np.zeros((batch_size - real, *x.shape[1:]), x.dtype)])
-        out.append((np.ascontiguousarray(chunk), real))
-    return out
-
-
-def infer(session: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
-    parts = [session.fetch(session.run(session.place(b)))[:real] for b, real in _batches(x, batch_size)]
-    return np.concatenate(parts)
 
 
 @dataclass
@@ -58,10 +45,13 @@ class Loaded:
     x_eval: np.ndarray
     check_outputs: np.ndarray | None = None
     top5: np.ndarray | None = None
+    pending: bool = False                # the held-out split is scored at the judge's first look
+    scored: np.ndarray | None = None     # the rows top5 holds, where the judge ended the scoring
 
 
 def load_and_score(request: SessionRequest) -> Loaded:
-    """Load the artifact; when the request scores, run the check inputs and the held-out split."""
+    """Load the artifact; when the request scores, run the check inputs and the held-out split
+    (with a judge, the split waits for its first look: :func:`.scoring.score_judged`)."""
     started = time.perf_counter()
     rss_before = _rss_mb()
     t0 = time.perf_counter()
@@ -71,9 +61,10 @@ def load_and_score(request: SessionRequest) -> Loaded:
         loaded.x_eval, x_check = data["x_eval"], data["x_check"]
     if request.score:
         loaded.check_outputs = infer(session, x_check, request.batch_size)
-        logits = infer(session, loaded.x_eval, request.batch_size)
-        k = min(5, logits.shape[1]) if logits.ndim == 2 else 1
-        loaded.top5 = np.argsort(-logits.reshape(len(logits), -1), axis=1, kind="stable")[:, :k]
+        if request.judge is not None:
+            loaded.pending = True
+        else:
+            loaded.top5 = top_classes(infer(session, loaded.x_eval, request.batch_size))
     return loaded
 
 
@@ -82,7 +73,7 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
     why the request's judge ended the runs early, if it did: it looks once ``first_runs`` runs and
     ``first_time_s`` of run time are timed, then at every doubling of the runs (:func:`.judge_looks`)."""
     session = loaded.session
-    placed = session.place(_batches(loaded.x_eval, request.batch_size)[0][0])
+    placed = session.place(batches(loaded.x_eval, request.batch_size)[0][0])
     protocol = request.protocol
     for _ in range(protocol.warmup_runs):
         session.run(placed)
@@ -107,15 +98,29 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
         if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
             break
         if judge is not None and n >= look and timed >= first_ns:  # between timed runs: the look is not timed
-            judged = judge(np.asarray(samples, dtype=np.int64), loaded.top5)
+            if loaded.pending:  # the held-out split, scored now, judged as it goes; not run time
+                paused, energy_paused = clock(), read_energy()
+                judged = score_judged(loaded, request, np.asarray(samples, dtype=np.int64))
+                loop_start += clock() - paused
+                energy_start = _less(energy_start, energy_paused, read_energy())
+            judged = judged or judge(np.asarray(samples, dtype=np.int64), loaded.top5)
             if judged is not None:
                 break
             look, first_ns = 2 * n, 0.0
+    if loaded.pending:  # the runs ended before the judge's first look
+        score_judged(loaded, dataclasses.replace(request, judge=None), np.asarray(samples, dtype=np.int64))
     energy_end = read_energy()
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:
         energy = (energy_end - energy_start) / len(samples)
     return np.asarray(samples, dtype=np.int64), energy, judged
+
+
+def _less(start: float | None, paused: float | None, resumed: float | None) -> float | None:
+    """The energy counter's start moved on by what a pause of the timed runs used."""
+    if start is None or paused is None or resumed is None or resumed < paused:
+        return start
+    return start + (resumed - paused)
 
 
 def finish(loaded: Loaded, samples: np.ndarray, energy: float | None = None,
@@ -125,7 +130,7 @@ def finish(loaded: Loaded, samples: np.ndarray, energy: float | None = None,
     loaded.session.close()
     return SessionResult(samples, loaded.load_time_s, max(0.0, peak - loaded.rss_before_mb),
                          time.perf_counter() - loaded.started, loaded.check_outputs, loaded.top5, energy, loadgen,
-                         judged)
+                         judged, loaded.scored)
 
 
 def run_session(request: SessionRequest) -> SessionResult:

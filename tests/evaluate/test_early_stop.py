@@ -184,7 +184,11 @@ def test_study_stops_dominated_candidates_and_keeps_the_front(write_study, repea
         assert r.metrics["samples"] == 16            # a short session, or the first one ended by its judge
         # with one session per candidate the plain one showed no spread yet: a second session confirms
         assert r.info["early_stop"]["in_session"] and r.info["early_stop"].get("confirmed", False) is (repeats == 1)
-        assert "(after 16 runs)" in r.error
+        if repeats == 2:  # its judge scored the held-out split from its first look, the hard rows first
+            assert "(after 16 runs and 16 of 359 held-out rows scored)" in r.error
+            assert r.info["scored"] == {"rows": 16, "of": 359}
+        else:             # a short judging session, scored before its runs; its second look is unscored
+            assert "(after 16 runs)" in r.error and "scored" not in r.info
     by_number = {t.number: t for t in search.study.get_trials()}
     for r in stopped:                                  # the sampler learns from the estimate
         assert by_number[r.number].state == TrialState.COMPLETE
@@ -195,6 +199,9 @@ def test_study_stops_dominated_candidates_and_keeps_the_front(write_study, repea
     # the full protocol's candidate measured every session of the protocol, the judging one included
     ok = next(r for r in recs if r.status == "ok")
     assert ok.metrics["samples"] >= 64 * repeats
+    # the same model: the rows it got wrong came first, and the stopped one's accuracy is a bound on its own
+    assert 0 < len(ok.info["misclassified"]) == round((1 - ok.metrics["accuracy_top1"]) * 359)
+    assert all(r.metrics["accuracy_top1"] >= ok.metrics["accuracy_top1"] for r in stopped)
     assert len(load_samples(Path(ok.paths["samples"]))) >= repeats  # more where a session was measured again
 
 
@@ -223,3 +230,32 @@ def test_judge_bias_is_how_far_a_judging_sessions_optimistic_estimate_overstated
     assert judge_bias(cold, {"latency_p90_ms": 0.02}, front, 16, 0.00256, 1) == pytest.approx(0.0)
     exact_only = snapshot(["accuracy_top1"], ["maximize"], [(1, (0.99,))])
     assert judge_bias(cold, {"accuracy_top1": 0.9}, exact_only, 16, 0.0, 1) is None
+
+
+def test_the_judge_stops_on_accuracys_bounds_before_every_row_is_scored(tmp_path: Path) -> None:
+    """A judge asked during scoring knows accuracy only as bounds: it stops a slower candidate once
+    even its highest possible accuracy is no better than the front's, and not before; its error
+    says how many rows were scored."""
+    from request_dse.evaluate.judge import SessionJudge
+    from request_dse.workloads import PreparedModel
+
+    labels = np.arange(100) % 10
+    np.savez(tmp_path / "data.npz", x_eval=np.zeros((100, 1)), y_eval=labels, x_check=np.zeros((1, 1)))
+    prepared = PreparedModel("m", tmp_path / "m.onnx", "", "x", (1,), 10, "fp32", tmp_path / "data.npz",
+                             tmp_path / "ref.npy", (0.0, 0.0))
+    front = front_of((0, 0.96, 0.01))                       # 4 wrong of 100, ten times faster
+    judge = SessionJudge(front, 0.25, 1, 16, 0.0, {}, prepared, order=(0, 1, 2, 3, 4))
+    slow = np.full(64, int(0.1e6), dtype=np.int64)          # 0.1 ms per run
+    scored = np.arange(16)
+    top5 = np.tile(labels[scored][:, None], (1, 5))
+    three_wrong, four_wrong = top5.copy(), top5.copy()
+    three_wrong[:3, 0], four_wrong[:4, 0] = 9, 9             # top-1 wrong, top-5 still right
+    assert judge(slow, three_wrong, scored) is None          # at most 0.97: it might be more accurate
+    reason = judge(slow, four_wrong, scored)
+    assert reason is not None and "accuracy_top1 0.96 vs at best 0.96" in reason
+    assert reason.endswith("(after 64 runs and 16 of 100 held-out rows scored)")
+    fast = np.full(64, int(0.01e6), dtype=np.int64)          # as fast as the front: never stopped
+    assert judge(fast, four_wrong, scored) is None
+    whole = np.tile(labels[:, None], (1, 5))
+    whole[:4, 0] = 9
+    assert judge(slow, whole).endswith("(after 64 runs)")    # every row scored: the exact figure

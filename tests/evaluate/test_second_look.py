@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from request_dse.evaluate import PREDICTIONS
 from request_dse.evaluate.early_stop import snapshot, verdict
 from request_dse.evaluate.second_look import doubtful
 from request_dse.results import TrialResult
@@ -71,8 +74,15 @@ def test_a_candidate_judged_in_a_slow_mode_session_is_kept_by_the_second_look(wr
     if confirm_within == 0.0:
         assert slow.status == "dominated_early" and "measure_second_look_s" not in slow.timings
         assert slow.metrics["latency_p90_ms"] > 1.6 * steady.metrics["latency_p90_ms"]  # what the slow session saw
+        # the rows the steady build got wrong were scored first: the same model shows them at once
+        assert slow.info["scored"]["rows"] < slow.info["scored"]["of"] == 359
+        assert slow.metrics["accuracy_top1"] >= steady.metrics["accuracy_top1"]   # a bound on its accuracy
         return
     assert slow.status == "ok" and "measure_second_look_s" in slow.timings, slow.error
     assert slow.metrics["latency_p90_ms"] < 1.25 * steady.metrics["latency_p90_ms"]
     assert slow.metrics["samples"] >= 2 * 64 and "accuracy_top1" in slow.metrics   # two whole sessions, scored
     assert slow.info["judge_bias"] > 0.6   # its judging session overstated it: later margins allow for that
+    # the judging session's judge ended its scoring: the second session scored the whole split again
+    assert "scored" not in slow.info and slow.metrics["accuracy_top1"] == steady.metrics["accuracy_top1"]
+    assert slow.info["misclassified"] == steady.info["misclassified"]
+    assert len(np.load(Path(slow.paths["samples"]).parent / PREDICTIONS)) == 359

@@ -58,3 +58,22 @@ def test_a_waiting_survivor_stands_on_the_snapshot_made_as_much_worse_as_a_survi
     points = tracker.snapshot([(5, (0.97, 1.0))]).points
     assert [(p.number, p.values, p.waiting) for p in points] == [(0, (0.9, 0.5), False),
                                                                  (5, (0.97, pytest.approx(1.2)), True)]
+
+
+def test_the_rows_most_often_wrong_come_first_in_every_snapshot(write_study) -> None:  # type: ignore[no-untyped-def]
+    """Judging sessions score first the held-out rows the study's trials got wrong most often (ties:
+    the lower row first), at most HARD_ROWS of them; a stopped or infeasible trial's rows count too."""
+    from request_dse.search.front import HARD_ROWS
+
+    tracker = FrontTracker(load_plan(write_study("hard")))
+    assert tracker.snapshot().hard == ()
+    tracker.add(_rec(0, 0.9, 0.02, misclassified=[7, 3, 11]))  # type: ignore[arg-type]
+    assert tracker.snapshot().hard == (3, 7, 11)
+    tracker.add(_rec(1, 0.95, 0.03, misclassified=[11, 40]))  # type: ignore[arg-type]
+    stopped = TrialRecord(2, "COMPLETE", "dominated_early", {"trial": 2}, "h2",
+                          {"accuracy_top1": 0.8, "latency_p90_ms": 0.5}, info={"misclassified": [40, 11, 2]})
+    assert not tracker.add(stopped)                       # not on the front, but its rows count
+    assert tracker.snapshot().hard == (11, 40, 2, 3, 7)
+    tracker.add(_rec(3, 0.5, 0.01, misclassified=list(range(100, 100 + 2 * HARD_ROWS))))  # type: ignore[arg-type]
+    hard = tracker.snapshot().hard
+    assert len(hard) == HARD_ROWS and hard[:5] == (11, 40, 2, 3, 7) and hard[5:8] == (100, 101, 102)

@@ -34,6 +34,7 @@ class RecordingJudge:
     first_runs: int
     first_time_s: float
     stop_at_look: int = 0                    # 1-based; 0: never stops
+    order: tuple[int, ...] = ()
     looks: list[int] = dataclasses.field(default_factory=list)
 
     def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
