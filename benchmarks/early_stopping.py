@@ -246,12 +246,14 @@ def main() -> None:
                          "(early stopping / full protocol)")
         lines.append("")
     if stopped:
-        lines += ["Stopped candidates, their estimate when stopped and the full protocol's figures:", "",
-                  f"| trial | candidate | {' | '.join(f'{m} (estimate / full)' for m in names)} |",
+        lines += ["Stopped candidates, their estimate when stopped and the full protocol's figures (\u2264: the most "
+                  "accuracy could be, where the judge stopped the candidate before its held-out split was all scored):",
+                  "", f"| trial | candidate | {' | '.join(f'{m} (estimate / full)' for m in names)} |",
                   "|---|---|" + "---|" * len(names)]
         for r in stopped:
-            cells = [f"{r.metrics.get(m, float('nan')):.4g} / {full[r.hash].metrics.get(m, float('nan')):.4g}"
-                     for m in names]
+            bound = "\u2264 " if r.info.get("scored") else ""
+            cells = [f"{bound if m.startswith('accuracy_') else ''}{r.metrics.get(m, float('nan')):.4g} / "
+                     f"{full[r.hash].metrics.get(m, float('nan')):.4g}" for m in names]
             second = " (second look)" if (r.info.get("early_stop") or {}).get("confirmed") else ""
             lines.append(f"| {r.number} | {candidate_label(r.params)}{second} | {' | '.join(cells)} |")
         lines.append("")
@@ -261,10 +263,13 @@ def main() -> None:
     stopped_s = sum(r.metrics.get("measure_time_s", 0.0) for r in stopped)
     biases = [float(r.info["judge_bias"]) for r in recs if r.info.get("judge_bias") is not None]
     spreads = [float(r.info["session_spread"]) for r in recs if r.status == "ok" and r.info.get("session_spread")]
+    rows = [r.info["scored"] for r in stopped if r.info.get("scored")]
+    scored = (f"; {len(rows)} of them stopped while their held-out split was being scored, after a median "
+              f"{statistics.median(x['rows'] for x in rows):.0f} of its {rows[0]['of']} rows" if rows else "")
     lines += [f"How it saves: {len(stopped)} of {len(recs)} candidates stopped, {in_session} of them inside their "
-              "judging session (its judge looks after `first_runs` timed runs and at every doubling), so a stopped "
-              f"candidate costs its scoring and a few runs ({stopped_s:.1f} s for all {len(stopped)}, mostly loading and "
-              "scoring the held-out split) instead of "
+              "judging session (its judge looks after `first_runs` timed runs and at every doubling, and while it "
+              f"scores the held-out split, the study's hardest rows first{scored}), so a stopped candidate costs a "
+              f"worker, loading, some scored rows and a few runs ({stopped_s:.1f} s for all {len(stopped)}) instead of "
               + (f"{plan.study.measure.repeats} sessions" if plan.study.measure.repeats > 1 else "a full session") + ". "
               f"Doubtful stops that took a second look: {len(looked)} ({len(kept)} of those candidates kept). "
               "The judging margin is the larger of `margin` and the widest gap between a survivor's judging estimate "
