@@ -141,14 +141,13 @@ def _beats(front_value: float, optimistic: float, direction: str, noisy: bool, m
 
 
 def verdict(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSnapshot,
-            margin: float, bounds: Mapping[str, tuple[float, float]] | None = None) -> tuple[str | None, float]:
+            margin: float, known: Mapping[str, tuple[float, float]] | None = None) -> tuple[str | None, float]:
     """Why the candidate cannot enter the front (a sentence, or None when it may), and by how far:
     the factor by which its most optimistic values miss beyond the margin (1.3: a session 30%
     too slow in every noisy objective would explain the stop; inf when exact metrics decide).
-    ``margin`` is raised to the front's ``session_noise`` when that is wider; ``bounds``: see
-    :func:`intervals`."""
+    ``margin`` is raised to the front's ``session_noise`` when that is wider; ``known``: hard
+    bounds of exact metrics known in part (:func:`intervals`)."""
     margin = max(margin, front.session_noise)
-    known = bounds
     bounds = intervals(estimate, samples_ms, tuple(dict.fromkeys((*front.metrics,
                                                                   *(c.metric for c in front.constraints)))), known)
     for c in front.constraints:

@@ -48,9 +48,9 @@ class Judge(Protocol):
 
     first_runs: int  # timed runs before the first look; then it looks at every doubling
     first_time_s: float  # ... and at least this much timed run time before the first look
-    #: Held-out rows a scored session scores first, from its first look on, judging as it goes
-    #: (the rows the study's candidates got wrong most often); empty: it scores them all before
-    #: its timed runs, in the split's order.
+    #: A scored session with a judge scores its held-out split at the judge's first look, asking
+    #: it as it goes (:mod:`.scoring`): these rows first (the ones the study's candidates got
+    #: wrong most often), then the rest in the split's order.
     order: tuple[int, ...]
 
     def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None,

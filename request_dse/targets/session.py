@@ -3,8 +3,10 @@
 :func:`run_session`: load the built artifact; if asked, run the check inputs and the held-out
 split (for the reference check and accuracy); then ``warmup_runs`` untimed runs, then timed
 runs of one batch until both ``min_runs`` and ``min_time_s`` are reached (or ``max_runs`` /
-``max_time_s``). A candidate is measured in ``repeats`` sessions, each in its own process,
-because a process can land in a slow mode that no number of runs inside it reveals.
+``max_time_s``). A judging session (early stopping) scores the held-out split at its judge's
+first look instead, asking the judge as it goes (:mod:`.scoring`); that time is not run time.
+A candidate is measured in ``repeats`` sessions, each in its own process, because a process
+can land in a slow mode that no number of runs inside it reveals.
 """
 
 from __future__ import annotations
