@@ -109,9 +109,9 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
             if judged is not None:
                 break
             look, first_ns = 2 * n, 0.0
-    if loaded.pending:  # the runs ended before the judge's first look
-        score_judged(loaded, dataclasses.replace(request, judge=None), np.asarray(samples, dtype=np.int64))
     energy_end = read_energy()
+    if loaded.pending:  # the runs ended before the judge's first look (after the energy read: not run energy)
+        score_judged(loaded, dataclasses.replace(request, judge=None), np.asarray(samples, dtype=np.int64))
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:
         energy = (energy_end - energy_start) / len(samples)
