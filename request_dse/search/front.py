@@ -9,7 +9,9 @@ the front only) when the front or the reference point changed.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -21,6 +23,11 @@ from request_dse.study import Plan
 
 #: Held-out rows a judging session is told to score first, at most.
 HARD_ROWS = 64
+#: The judging margin covers this share of the survivors' judging gaps (nearest rank, from above):
+#: a judging session further off than that is a slow spell, which a second look guards against
+#: (the slowest gap seen stays ``slow_session``), not a reason to judge every later candidate
+#: with a wider margin.
+NOISE_QUANTILE = 0.75
 
 
 class FrontTracker:
@@ -33,7 +40,7 @@ class FrontTracker:
         self._lo = np.full(len(self.names), np.inf)   # per objective, own units, over every ok trial
         self._hi = np.full(len(self.names), -np.inf)
         self._count = 0
-        self._judge_bias: float | None = None   # the widest a survivor's judging session showed
+        self._judge_biases: list[float] = []     # survivors' judging gaps, sorted
         self._session_spread: float | None = None  # the widest between two sessions of a candidate
         self._judge_rise: float | None = None   # the most a survivor's final figures came out worse
         self._result: tuple[list[TrialRecord], list[float], float] | None = None
@@ -50,7 +57,7 @@ class FrontTracker:
         if rec.status != "ok":
             return False
         if rec.info.get("judge_bias") is not None:  # how far a judging session's estimate was off
-            self._judge_bias = max(self._judge_bias or 0.0, float(rec.info["judge_bias"]))
+            bisect.insort(self._judge_biases, float(rec.info["judge_bias"]))
         if rec.info.get("judge_rise") is not None:
             self._judge_rise = max(self._judge_rise or 0.0, float(rec.info["judge_rise"]))
         if rec.info.get("session_spread") is not None:
@@ -85,16 +92,21 @@ class FrontTracker:
 
     @property
     def session_noise(self) -> float:
-        """How far one session's estimate can be off: the widest gap between a judging session's most
-        optimistic estimate and the survivor's final figures, once a survivor measured one; before
+        """How far one session's estimate can be off, once a survivor measured one: the gap between a
+        judging session's most optimistic estimate and the survivor's final figures that
+        :data:`NOISE_QUANTILE` of the survivors' gaps do not exceed (the widest of up to three); before
         that, the widest spread between two sessions of a candidate."""
-        return self._judge_bias if self._judge_bias is not None else self._session_spread or 0.0
+        gaps = self._judge_biases
+        if gaps:
+            return gaps[max(math.ceil(NOISE_QUANTILE * len(gaps)), 1) - 1]
+        return self._session_spread or 0.0
 
     @property
     def slow_session(self) -> float | None:
         """How much slower one session was seen than the candidate's others or its final figures
         (None before any candidate had two sessions): a stop by less needs a second session."""
-        seen = [x for x in (self._judge_bias, self._session_spread) if x is not None]
+        seen = [x for x in (self._judge_biases[-1] if self._judge_biases else None, self._session_spread)
+                if x is not None]
         return max(seen) if seen else None
 
     @property

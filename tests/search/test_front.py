@@ -30,6 +30,21 @@ def test_the_judging_margin_follows_the_judging_sessions_once_one_was_measured(w
     assert snap.session_noise == 0.3 and [p.number for p in snap.points] == [0, 1, 2, 3]
 
 
+def test_the_judging_margin_covers_three_in_four_survivors_gaps_and_the_slowest_stays_a_second_looks_bar(write_study) -> None:  # type: ignore[no-untyped-def]
+    """One slow judging session does not widen the margin for every later candidate: with eight
+    survivors the margin is the sixth-smallest gap (nearest rank, from above), while the widest
+    gap is still what a doubtful stop is measured against (a second session must agree)."""
+    tracker = FrontTracker(load_plan(write_study("front-quantile")))
+    gaps = [0.05, 0.6, 0.1, 0.08, 0.2, 0.12, 0.9, 0.15]
+    for number, gap in enumerate(gaps):
+        tracker.add(_rec(number, 0.9 + number / 100, 0.02 * (number + 1), judge_bias=gap))
+    snap = tracker.snapshot()
+    assert snap.session_noise == sorted(gaps)[5] == 0.2
+    assert snap.slow_session == 0.9
+    tracker.add(_rec(8, 0.99, 0.5, judge_bias=1.5))  # nine: ceil(6.75) = the seventh
+    assert tracker.snapshot().session_noise == 0.6 and tracker.snapshot().slow_session == 1.5
+
+
 def test_the_slowest_session_seen_is_the_widest_spread_or_judging_gap(write_study) -> None:  # type: ignore[no-untyped-def]
     """What a doubtful stop is measured against: None until a candidate had two sessions, then the
     widest of the sessions' spreads and the judging sessions' gaps, survivors' spreads included."""
