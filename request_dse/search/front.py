@@ -67,13 +67,15 @@ class FrontTracker:
         except KeyError:
             return False
         self._count += 1
-        self._lo, self._hi = np.minimum(self._lo, own), np.maximum(self._hi, own)
+        lo, hi = np.minimum(self._lo, own), np.maximum(self._hi, own)
+        if not (np.array_equal(lo, self._lo) and np.array_equal(hi, self._hi)):
+            self._lo, self._hi, self._result = lo, hi, None  # the reference point may have moved
         point = own * self.signs
-        self._result = None
         if any(np.all(q <= point) and np.any(q < point) for _, q in self._front):
-            return True  # dominated: the reference may have moved, the front did not
+            return True  # dominated: the front did not change
         self._front = [(r, q) for r, q in self._front if not (np.all(point <= q) and np.any(point < q))]
         self._front.append((rec, point))
+        self._result = None
         return True
 
     def result(self) -> tuple[list[TrialRecord], list[float], float]:

@@ -106,6 +106,7 @@ class TrackingObserver:
             self.sender.finish()
             reason = self.sender.offline_reason()
         left = len(self.outbox)
+        self.outbox.close()
         if left:
             reason = f" ({reason})" if reason else ""
             print(f"request-dse: tracking: {left} writes wait in {self.outbox.path}{reason}; they are sent at the "

@@ -11,7 +11,10 @@ line names its generation.
 Appends, reads and compaction take an exclusive lock on the file, so the running study and
 ``request-dse sync`` may share one outbox. A reader keeps what it has read (the pending
 payloads, the offset and the generation) and reads only the lines appended since: the lock is
-held for one short read, and a sender's cost per payload does not grow with the file.
+held for one short read, and a sender's cost per payload does not grow with the file. A writer
+keeps the lock file and the outbox open between appends (an append is a few system calls, no
+``open``); it opens the outbox again when compaction has replaced it, and a copy in another
+process (or after a fork) opens its own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +34,9 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_path = path.with_suffix(".lock")
+        self._fds: dict[str, int] = {}  # "lock" and "append": descriptors this process keeps open
+        self._pid = os.getpid()
+        self._threads = threading.Lock()  # the file lock is the process's: threads take turns first
         self._forget()
 
     def _forget(self) -> None:
@@ -45,10 +52,32 @@ class Outbox:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"])  # type: ignore[misc]
 
+    def close(self) -> None:
+        """Close the descriptors this process keeps (the next append opens them again)."""
+        fds, self._fds = self._fds, {}
+        if self._pid == os.getpid():  # a forked copy's descriptors are its parent's too
+            for fd in fds.values():
+                os.close(fd)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except (OSError, AttributeError):
+            pass
+
+    def _fd(self, name: str, path: Path, flags: int) -> int:
+        if self._pid != os.getpid():  # forked: a lock shared with the parent would not exclude it
+            self._fds, self._pid = {}, os.getpid()
+        fd = self._fds.get(name)
+        if fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = self._fds[name] = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return fd
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
+        with self._threads:
+            lock = self._fd("lock", self._lock_path, os.O_WRONLY)
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -71,14 +100,17 @@ class Outbox:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _append(self, lines: list[dict[str, Any]]) -> None:
-        data = "".join(json.dumps(line, separators=(",", ":"), default=str) + "\n" for line in lines)
-        with self._locked(), open(self.path, "a+b") as f:
-            if f.tell() > 0:  # a line a crash cut short must not swallow the next one
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    data = "\n" + data
-            f.write(data.encode())  # no fsync: a kill leaves it in the OS's cache, and what a power
-            # loss takes is projected again from the study's storage (``repair`` in sync.py)
+        data = "".join(json.dumps(line, separators=(",", ":"), default=str) + "\n" for line in lines).encode()
+        with self._locked():
+            fd = self._fd("append", self.path, os.O_RDWR | os.O_APPEND)
+            if not _same_file(fd, self.path):  # compacted (or removed) since: append to the file there now
+                os.close(self._fds.pop("append"))
+                fd = self._fd("append", self.path, os.O_RDWR | os.O_APPEND)
+            size = os.fstat(fd).st_size
+            if size > 0 and os.pread(fd, 1, size - 1) != b"\n":  # a line a crash cut short must not
+                data = b"\n" + data                                   # swallow the next one
+            while data:  # no fsync: a kill leaves it in the OS's cache, and what a power loss takes is
+                data = data[os.write(fd, data):]  # projected again from the study's storage (``repair``)
 
     def put(self, *payloads: dict[str, Any]) -> None:
         """Queue payloads (each with a ``key``), in one write."""
@@ -134,6 +166,15 @@ class Outbox:
 
     def __len__(self) -> int:
         return len(self.pending())
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _parse(data: bytes, first_seq: int) -> Iterator[tuple[int, dict[str, Any]]]:

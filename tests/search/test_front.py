@@ -92,3 +92,31 @@ def test_the_rows_most_often_wrong_come_first_in_every_snapshot(write_study) -> 
     tracker.add(_rec(3, 0.5, 0.01, misclassified=list(range(100, 100 + 2 * HARD_ROWS))))  # type: ignore[arg-type]
     hard = tracker.snapshot().hard
     assert len(hard) == HARD_ROWS and hard[:5] == (11, 40, 2, 3, 7) and hard[5:8] == (100, 101, 102)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_front_kept_one_trial_at_a_time_is_the_studys_front_and_reused_until_it_changes(write_study, seed) -> None:  # type: ignore[no-untyped-def]
+    """After every trial the tracker gives what ``study_front`` computes from all the trials (front,
+    reference point, hypervolume), failed and duplicate points included; a trial that changes
+    neither the front nor the objectives' range leaves the computed result as it was."""
+    import numpy as np
+
+    from request_dse.results import study_front
+
+    plan = load_plan(write_study(f"front-prop-{seed}"))
+    tracker, seen, rng = FrontTracker(plan), [], np.random.default_rng(seed)
+    for number in range(120):
+        acc, p90 = float(rng.choice([0.9, 0.93, 0.95, 0.97])), float(rng.choice([0.5, 1.0, 2.0, 3.0, 4.0]))
+        status = "ok" if number % 9 else "failed"
+        rec = TrialRecord(number, "COMPLETE", status, {"trial": number}, f"h{number}",
+                          {"accuracy_top1": acc, "latency_p90_ms": p90} if status == "ok" else {})
+        before = tracker.result() if number else None
+        tracker.add(rec)
+        seen.append(rec)
+        front, reference, hv = tracker.result()
+        want_front, want_reference, want_hv = study_front(plan, seen)
+        assert [r.number for r in front] == [r.number for r in want_front]
+        assert reference == pytest.approx(want_reference) and hv == pytest.approx(want_hv)
+        if before is not None and [r.number for r in before[0]] == [r.number for r in front] \
+                and before[1] == reference:
+            assert tracker.result() is before  # nothing recomputed

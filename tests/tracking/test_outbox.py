@@ -58,6 +58,57 @@ def test_a_reader_reads_only_what_was_appended_since_and_notices_compaction(tmp_
     other.put({"key": "d"}, {"key": "e"}, {"key": "f"}, {"key": "g"})  # longer than what box read before
     assert [(seq, p["key"]) for seq, p in box.pending()] == [(1, "d"), (2, "e"), (3, "f"), (4, "g")]
     assert box.pending() == other.pending() == Outbox(box.path).pending()
+    box.put({"key": "h"})  # the first view kept the replaced file open: it appends to the new one
+    assert [p["key"] for _, p in other.pending()] == ["d", "e", "f", "g", "h"]
+
+
+def test_an_append_opens_no_file_once_the_outbox_is_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search's thread pays a few system calls per append: the lock and the file stay open
+    between appends (and are opened again after ``close``)."""
+    import builtins
+    import os
+
+    box = Outbox(tmp_path / "tracking" / "outbox.jsonl")
+    box.put({"key": "a"})
+    opened: list[object] = []
+    real_open, real_os_open = builtins.open, os.open
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    monkeypatch.setattr(os, "open", lambda *a, **k: opened.append(a[0]) or real_os_open(*a, **k))
+    for i in range(5):
+        box.put({"key": f"b{i}"})
+    assert opened == []
+    box.close()
+    box.put({"key": "c"})
+    assert sorted(map(str, opened)) == [str(box.path), str(box.path.with_suffix(".lock"))]
+    monkeypatch.undo()
+    assert [p["key"] for _, p in Outbox(box.path).pending()] == ["a", "b0", "b1", "b2", "b3", "b4", "c"]
+
+
+def _write_many(box: Outbox, prefix: str) -> None:
+    for i in range(150):
+        box.put({"key": f"{prefix}{i}", "pad": "x" * 300})
+
+
+def test_forked_and_spawned_writers_beside_the_open_outbox_lose_nothing(tmp_path: Path) -> None:
+    """The outbox itself goes to a forked child (which opens its own lock: one shared with its parent
+    would not exclude it) and, pickled, to a spawned one; every line of the three processes arrives
+    whole."""
+    import multiprocessing
+
+    box = Outbox(tmp_path / "outbox.jsonl")
+    box.put({"key": "parent-first"})  # the parent's lock and file are open before the fork
+    workers = [multiprocessing.get_context(kind).Process(target=_write_many, args=(box, kind[0]))
+               for kind in ("fork", "spawn")]
+    for w in workers:
+        w.start()
+    for i in range(150):
+        box.put({"key": f"p{i}", "pad": "y" * 300})
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    keys = [p["key"] for _, p in Outbox(box.path).pending()]
+    assert len(keys) == 451 and len(set(keys)) == 451
+    assert all(line.endswith("}") for line in box.path.read_text().splitlines())
 
 
 def test_a_copy_sent_to_another_process_reads_afresh(tmp_path: Path) -> None:
