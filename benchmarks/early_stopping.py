@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--study", default="quickstart", help="a study of studies/ (default: quickstart)")
     parser.add_argument("--trials", type=int, help="override the study's budget")
     parser.add_argument("--first-runs", type=int, default=16)
-    parser.add_argument("--margin", type=float, default=0.25)
+    parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--defer", type=int, default=0,
                         help="early_stop.defer: a survivor's other sessions wait for this many later trials")
     parser.add_argument("--runs", type=int, default=1, help="studies one after another (the median is the figure)")

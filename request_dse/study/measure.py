@@ -27,7 +27,7 @@ MEASURE = Record({
     "memory_limit_mb": Field(Int(low=64), 4096),
     "early_stop": Field(Record({"enabled": Field(Bool(), False), "first_runs": Field(Int(low=2), 16),
                                 "first_time_s": Field(Float(low=0), 0.01),
-                                "margin": Field(Float(low=0), 0.25),
+                                "margin": Field(Float(low=0), 0.1),
                                 "confirm_within": Field(Float(low=0), 0.5),
                                 "defer": Field(Int(low=0, high=10_000), 0)}), None),
     "protocol": Field(Choice(PROTOCOLS), "request-dse"),
