@@ -64,10 +64,10 @@ class FrontSnapshot:
     directions: tuple[str, ...]       # "minimize" | "maximize" per metric
     points: tuple[FrontPoint, ...] = ()
     constraints: tuple[MetricConstraint, ...] = ()
-    #: How far one session's estimate can be off (relative), as the study measured it: the widest
-    #: gap between a judging session's estimate and a survivor's final figures (or, before any,
-    #: the widest spread between two sessions). One session's interval cannot see it, so the
-    #: margin is at least this.
+    #: How far one session's estimate can be off (relative), as the study measured it: the gap
+    #: between a judging session's estimate and a survivor's final figures that three in four
+    #: survivors' gaps do not exceed (or, before any, the widest spread between two sessions). One
+    #: session's interval cannot see it, so the margin is at least this.
     session_noise: float = 0.0
     #: How much slower one whole session of a candidate was seen than another (a process in a slow
     #: mode), or a judging session than the final figures: a stop by less than this much beyond

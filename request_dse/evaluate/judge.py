@@ -120,8 +120,10 @@ def judge_bias(samples_ns: np.ndarray, final: Mapping[str, float], front: FrontS
     """How far the judging session's most optimistic estimates overstated a survivor's final figures:
     the largest relative gap over its noisy objectives and over every look a judge took
     (:func:`request_dse.targets.judge_looks`, and the session's end). A margin at least this wide
-    would not have stopped this candidate wrongly; the study's widest (``FrontSnapshot.session_noise``)
-    is the margin its later candidates are judged with. None without samples or noisy objectives."""
+    would not have stopped this candidate wrongly; the study's survivors' gaps set the margin its
+    later candidates are judged with (``FrontSnapshot.session_noise``: what three in four of them do
+    not exceed) and the bar of a second look (``slow_session``: the widest). None without samples
+    or noisy objectives."""
     noisy = [(m, d) for m, d in zip(front.metrics, front.directions) if m in SESSION_METRICS and final.get(m)]
     n_all = len(samples_ns)
     if not noisy or n_all == 0:
