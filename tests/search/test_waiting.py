@@ -70,7 +70,7 @@ def test_at_the_end_the_most_promising_survivor_is_resumed_first() -> None:
 
 
 def test_a_waiting_survivor_is_judged_against_the_others_but_not_itself() -> None:
-    room = WaitingRoom(EarlyStopConfig(enabled=True, defer=100), NAMES, DIRECTIONS)
+    room = WaitingRoom(EarlyStopConfig(enabled=True, margin=0.25, defer=100), NAMES, DIRECTIONS)
     add(room, 0, 1.8)
     add(room, 1, 1.0)
     assert room.points() == [(0, (0.97, 1.8)), (1, (0.97, 1.0))] and room.points("c1") == [(0, (0.97, 1.8))]
