@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import os
 import shutil
 import statistics
@@ -169,7 +168,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
     from request_dse.results import candidate_label
-    from request_dse.search.front import NOISE_QUANTILE
+    from request_dse.search.front import NOISE_QUANTILE, covering
 
     runs = []
     for i in range(args.runs):
@@ -276,7 +275,7 @@ def main() -> None:
               f"Doubtful stops that took a second look: {len(looked)} ({len(kept)} of those candidates kept). "
               "The judging margin is the larger of `margin` and the gap between a survivor's judging estimate and "
               f"its final figures that {NOISE_QUANTILE:.0%} of the survivors' gaps do not exceed (at the study's end: "
-              f"{sorted(biases)[max(math.ceil(NOISE_QUANTILE * len(biases)), 1) - 1] if biases else 0.0:.0%}; "
+              f"{covering(biases) if biases else 0.0:.0%}; "
               f"survivors' gaps: {', '.join(f'{b:.0%}' for b in sorted(biases)) or 'none'}; the widest spread "
               f"between two sessions of a candidate was {max(spreads, default=0.0):.0%}).", ""]
     figure = f"median {median:.0%} less over {args.runs} runs" if args.runs > 1 else f"{saved:.0%} less"
