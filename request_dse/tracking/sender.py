@@ -16,7 +16,8 @@ measurement.
 While the study runs, the child uses at most ``cpu_share`` of one core (``tracking.cpu_share``,
 0.25 by default): after a send that took it ``t`` seconds of CPU it rests ``t (1 - share) / share``
 seconds (half a second at least, so payloads go in batches), and one send stops after
-``SEND_FOR_S``: a study of millisecond trials, which outruns any MLflow store, keeps the rest of
+``SEND_FOR_S``. Connecting (importing MLflow's client, opening the experiment, repairing stale
+runs: seconds of CPU, once) is not counted when it succeeds, so the first runs appear as soon as they are sent: a study of millisecond trials, which outruns any MLflow store, keeps the rest of
 the machine. Studies whose trials take seconds never reach the share; what a fast study leaves
 behind is sent at its end, at full speed (``benchmarks/tracking_scale.py``).
 """
@@ -75,15 +76,21 @@ class Sender:
         self._report = report  # a Connection the offline reason goes back on, or None
         self._sink: Any = None
         self._warned = False
+        #: CPU seconds spent connecting (importing MLflow's client, opening the experiment, repairing
+        #: stale runs) when it succeeded: a one-off cost that does not count against the share (a
+        #: failed attempt does, so an unreachable server is not retried at every trial).
+        self.connect_cpu = 0.0
 
     def _connect(self) -> bool:
         c = self.config
+        started = time.process_time()
         try:
             if self._sink is None:
                 self._sink = MlflowSink(c.target, c.study_id)
             if self._sink.experiment_id is None:
                 self._sink.connect()
                 repair(self._sink, self.outbox, c.snapshot, c.study_id, c.study, c.owner, c.names, c.directions)
+                self.connect_cpu += time.process_time() - started
             return True
         except Exception as exc:  # noqa: BLE001 - the sender must not die
             if self._sink is not None:
@@ -141,10 +148,10 @@ def serve(config: SenderConfig, wake: Any, stop: Any, report: Any, parent: int) 
             stop.wait(min(rest_until - time.monotonic(), CHECK_EVERY_S))
             continue
         wake.clear()
-        last, cpu = time.monotonic(), time.process_time()
+        last, cpu, connecting = time.monotonic(), time.process_time(), sender.connect_cpu
         if sender.send(None if ending else SEND_FOR_S):
             wake.set()  # cut short by SEND_FOR_S: the rest goes after the rest
-        used = time.process_time() - cpu
+        used = time.process_time() - cpu - (sender.connect_cpu - connecting)
         rest_until = time.monotonic() + max(REST_AT_LEAST_S, used * (1 - config.cpu_share) / config.cpu_share)
         if ending:
             if not len(sender.outbox) or sender.offline_reason:

@@ -92,6 +92,45 @@ def test_while_the_study_runs_the_sender_keeps_to_its_share_of_a_core(tmp_path: 
     assert len(parents) == 1 and len(children) == 150 and {r.info.status for r in children} == {"FINISHED"}
 
 
+def test_connecting_does_not_count_against_the_share(tmp_path: Path) -> None:
+    """Connecting costs the child seconds of CPU once (MLflow's client, the store's schema); counted at a
+    share of 0.05 it would rest for minutes after the first send. Only sending counts: a trial appended
+    after the first send is sent within seconds."""
+    cfg = config(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}", cpu_share=0.05)
+    parent = {"key": "parent:start", "role": "parent", "name": "study-sender", "status": "RUNNING",
+              "start_ms": int(time.time() * 1000), "params": {}, "metrics": {}, "artifacts": [],
+              "tags": {"request_dse.study_id": "sender-test", "request_dse.study": "sender", "request_dse.role": "study"}}
+    first = TrialRecord(0, "COMPLETE", "ok", {"model.width": 0.5}, "h0", metrics={"accuracy_top1": 0.9})
+    cfg.outbox.put(parent, trial_payload(first, "sender-test", "sender", "owner"))
+    sender = SenderProcess(cfg)
+    try:
+        deadline = time.monotonic() + 120
+        while len(cfg.outbox):
+            assert time.monotonic() < deadline, "nothing was sent"
+            time.sleep(0.1)
+        cpu = child_cpu_s(senders(os.getpid()))
+        assert cpu > 1.0, f"connecting took {cpu:.2f} s of CPU: too little for the test to tell"
+        second = TrialRecord(1, "COMPLETE", "ok", {"model.width": 0.25}, "h1", metrics={"accuracy_top1": 0.8})
+        cfg.outbox.put(trial_payload(second, "sender-test", "sender", "owner"))
+        sender.wake()
+        deadline = time.monotonic() + 5 * cpu  # counted, connecting would buy a rest of 19 times that
+        while len(cfg.outbox):
+            assert time.monotonic() < deadline, f"the second trial waited over {5 * cpu:.1f} s"
+            time.sleep(0.1)
+    finally:
+        sender.finish()
+
+
+def child_cpu_s(pids: list[int]) -> float:
+    """User and system CPU seconds of these processes, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def test_an_unreachable_server_is_reported_back_and_the_child_ends(tmp_path: Path) -> None:
     record = TrialRecord(0, "COMPLETE", "ok", {"model.width": 0.5}, "abc", metrics={"accuracy_top1": 0.9})
     cfg = config(tmp_path, f"http://127.0.0.1:{free_port()}")
