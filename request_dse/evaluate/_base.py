@@ -62,5 +62,9 @@ class Runtime(Protocol):
     def build(self, request: BuildRequest, config: BuildConfig, log_path: Path | None) -> BuildResult:
         """Run :func:`request_dse.backends.build_candidate` in a build worker; failures as values."""
 
-    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None) -> MeasureResult:
-        """Run ``target.sessions(request)`` in measurement workers, alone on the target and its cores."""
+    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None, *,
+                quiet: bool = False) -> MeasureResult:
+        """Run ``target.sessions(request)`` in measurement workers, alone on the target and its cores;
+        ``quiet``: with no build running on the target's build cores either (a second look, which
+        must not share a slow spell with the session it checks: on hosts whose cores share
+        execution units, a build on one slows a measurement on the other)."""

@@ -134,7 +134,7 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     second_request = early_stop.unscored(request, 1, judge)
     if second_look.rescore(first):
         second_request = dataclasses.replace(second_request, score=True)
-    second = runtime.measure(target, second_request, measure_log)
+    second = runtime.measure(target, second_request, measure_log, quiet=True)  # no build beside it
     timings["measure_second_look_s"] = second.wall_s
     if second.status != "ok":
         return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), None, None

@@ -53,10 +53,14 @@ def build_task(request: BuildRequest, config: BuildConfig, log_path: Path | None
 
 
 def measure_task(target: TargetSpec, request: SessionRequest, log_path: Path | None, isolate: bool,
-            preload: tuple[str, ...]) -> tuple[MeasureResult, Mapping[str, str]]:
-    """A measurement task: holds the target's Ray resource, and its cores on this machine."""
+                 preload: tuple[str, ...], quiet: bool = False) -> tuple[MeasureResult, Mapping[str, str]]:
+    """A measurement task: holds the target's Ray resource, and its cores on this machine (with
+    ``quiet``, the target's build cores too)."""
     device = make_target(target)
     runner = _runner(isolate, preload)
     host = runner.host if isolate else HostCores()
-    with host.measuring(device.measure_cores(request.threads)):
+    cores = device.measure_cores(request.threads)
+    if quiet:
+        cores = tuple(sorted({*cores, *device.build_cores()}))
+    with host.measuring(cores):
         return run_measurement(runner, device, request, log_path), where()

@@ -28,7 +28,8 @@ class LocalRuntime:
     """Runs the steps of trials on this machine: builds on build cores, one measurement per target.
 
     While a measurement occupies cores that builds use, running builds are paused (SIGSTOP)
-    and new builds wait, so no measurement is ever taken under load.
+    and new builds wait, so no measurement is ever taken under load; a quiet measurement pauses
+    every build.
     """
 
     def __init__(self, runner: ProcessRunner, build_workers: int, build_cores: tuple[int, ...]) -> None:
@@ -64,8 +65,12 @@ class LocalRuntime:
                     self.measuring[target.name] -= 1
                     self._cond.notify_all()
 
-    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None) -> MeasureResult:
-        with self._exclusive(target, target.measure_cores(request.threads)):
+    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None, *,
+                quiet: bool = False) -> MeasureResult:
+        cores = target.measure_cores(request.threads)
+        if quiet:  # the builds on the other cores pause too
+            cores = tuple(sorted({*cores, *self.build_cores}))
+        with self._exclusive(target, cores):
             return run_measurement(self.runner, target, request, log_path)
 
 

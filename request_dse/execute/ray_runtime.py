@@ -159,11 +159,12 @@ class RayRuntime:
         return dataclasses.replace(result, info={**result.info, "build_node": where["node_id"],
                                                  "build_host": where["host"]})
 
-    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None) -> MeasureResult:
+    def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None, *,
+                quiet: bool = False) -> MeasureResult:
         started = time.monotonic()
         task = self._measure.options(num_cpus=0, resources={target.resource: 1}, max_retries=0,
                                      name=f"request-dse measure on {target.name}")
-        ref = task.remote(target.spec, request, log_path, self.isolate, self.preload)
+        ref = task.remote(target.spec, request, log_path, self.isolate, self.preload, quiet)
         protocol = request.protocol
         deadline = None if self.isolate else started + protocol.timeout_s * protocol.repeats + 30
         try:

@@ -161,3 +161,39 @@ def test_a_device_measured_elsewhere_holds_no_cores(runner: HostRunner) -> None:
         assert paused == []
     thread.join(timeout=30)
     assert out["outcome"].status == "ok"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_quiet_measurement_pauses_the_builds_on_the_other_cores_too(runner: HostRunner, write_study: Any,
+                                                                      quiet: bool) -> None:
+    """A second look runs quiet (``Runtime.measure(quiet=True)``): a build on the build cores, which an
+    ordinary measurement on its own core leaves running, is paused while it runs and resumed after."""
+    from request_dse.execute import LocalRuntime
+
+    if len(ALL) < 2:
+        pytest.skip("needs 2 cores: with one, every measurement pauses every build")
+    plan = load_plan(write_study("quiet", measure={"warmup_runs": 5, "min_runs": 20, "min_time_s": 1.5,
+                                                   "max_time_s": 3.0, "repeats": 1, "timeout_s": 60}))
+    job = make_job(plan, 0, next(iter(plan.space.shuffled(0))))
+    build = build_candidate(job.build)
+    target = plan.target
+    request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared,
+                                  threads=1, score=False)
+    assert not set(target.build_cores()) & set(target.measure_cores(1))
+    local = LocalRuntime(runner, 1, target.build_cores())
+    thread, out = _start_build(runner, 15.0, cores=target.build_cores(), timeout_s=120)
+    pid = int(next((runner.host.root / "builds").iterdir()).name.split(".")[0])
+    result: dict[str, Any] = {}
+    measuring = threading.Thread(target=lambda: result.setdefault("r", local.measure(target, request, quiet=quiet)))
+    measuring.start()
+    seen = set()
+    while measuring.is_alive():
+        if local.measuring.get(target.name):
+            seen.add(psutil.Process(pid).status())
+        time.sleep(0.05)
+    assert result["r"].status == "ok", result["r"].error
+    assert (psutil.STATUS_STOPPED in seen) is quiet, seen
+    assert psutil.Process(pid).status() != psutil.STATUS_STOPPED  # resumed
+    thread.join(timeout=60)
+    assert out["outcome"].status == "ok"
