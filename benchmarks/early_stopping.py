@@ -33,6 +33,11 @@ comparison with one full replay can show. A stopped candidate on both full front
 wrongly beyond that noise; one on a single full front was on it by the host's noise as much as by
 its own figures.
 
+``--confirm`` then runs the confirm phase (``request-dse tune``'s last step: every candidate on a
+front within noise measured again in fresh sessions, the front recomputed on those figures) on
+each study, and compares the *confirmed* Pareto sets: the sets a tournament submission is made
+of, which a lucky or unlucky single measurement moves less.
+
 Writes ``benchmarks/results/early_stopping.md`` (``early_stopping_<study>.md`` for another study).
 """
 
@@ -88,6 +93,23 @@ def replay(study: Path, sequence: list[dict]) -> list:  # type: ignore[type-arg]
     return [r for r in records(search.study) if r.measured]
 
 
+def confirmed(study: Path) -> set[str]:
+    """The study's Pareto set after the confirm phase (candidate hashes), measured now."""
+    from request_dse.execute import make_executor
+    from request_dse.search import load_existing, records
+    from request_dse.study import load_plan
+    from request_dse.submission.confirm import ConfirmPhase
+
+    plan = load_plan(study)
+    stored = load_existing(plan.storage_url, plan.name)
+    executor = make_executor(plan)
+    try:
+        outcome = ConfirmPhase(plan, stored, executor).run(records(stored), enabled=True)
+    finally:
+        executor.shutdown()
+    return {p.record.hash for p in outcome.front}
+
+
 def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignore[type-arg]
     """One early-stopping study and the same candidate sequence under the full protocol."""
     from request_dse.results import study_front
@@ -124,6 +146,10 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
             defer_study = write_study(tmp, args.study, {**early, "defer": args.defer}, len(recs), "-defer",
                                       {"name": "random", "seed": 0})
             defer_recs = replay(defer_study, [dict(r.params) for r in recs])
+        confirmed_sets = None
+        if args.confirm:
+            confirmed_sets = {"early": confirmed(study), "full": confirmed(full_study),
+                              "control": confirmed(control_study) if args.control else None}
     stopped = [r for r in recs if r.status == "dominated_early"]
     full = {r.hash: r for r in full_recs}
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)
@@ -151,7 +177,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
             "wrong": [r for r in stopped if r.hash in on_full],
             "front_control": front_control,
             "wrong_both": [r for r in stopped if r.hash in on_full & (front_control or set())],
-            "hv_full": hv_full, "hv_early": hv_early, "deferred": deferred}
+            "hv_full": hv_full, "hv_early": hv_early, "deferred": deferred, "confirmed": confirmed_sets}
 
 
 def main() -> None:
@@ -165,6 +191,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="studies one after another (the median is the figure)")
     parser.add_argument("--control", action="store_true",
                         help="replay under the full protocol twice: the noise floor of comparing Pareto sets")
+    parser.add_argument("--confirm", action="store_true",
+                        help="run the confirm phase on every study and compare the confirmed Pareto sets too")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
     from request_dse.results import candidate_label
@@ -196,7 +224,8 @@ def main() -> None:
         f"{datetime.date.today().isoformat()}, {machine()}, load average {os.getloadavg()[0]:.1f}; "
         f"command: `{COMMAND}`" + (f" `--study {args.study}`" if args.study != "quickstart" else "")
         + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else "")
-        + (" `--control`" if args.control else "") + (f" `--defer {args.defer}`" if args.defer else ""),
+        + (" `--control`" if args.control else "") + (" `--confirm`" if args.confirm else "")
+        + (f" `--defer {args.defer}`" if args.defer else ""),
         "",
     ]
     if args.runs > 1:
@@ -279,9 +308,35 @@ def main() -> None:
               f"survivors' gaps: {', '.join(f'{b:.0%}' for b in sorted(biases)) or 'none'}; the widest spread "
               f"between two sessions of a candidate was {max(spreads, default=0.0):.0%}).", ""]
     figure = f"median {median:.0%} less over {args.runs} runs" if args.runs > 1 else f"{saved:.0%} less"
-    lines.append(f"Goal (at least 40% less measurement time, no candidate of the full protocol's front stopped): "
+    if args.confirm:
+        c_wrong = [[r for r in run["stopped"] if r.hash in run["confirmed"]["full"]] for run in runs]
+        c_both = [[r for r in wrong if r.hash in (run["confirmed"]["control"] or set())]
+                  for run, wrong in zip(runs, c_wrong)]
+        lines += [f"After the confirm phase (`--confirm`: on each study, every candidate on the front within noise "
+                  f"measured again in {plan.study.confirm.repeats} fresh sessions and the front recomputed on those "
+                  "figures), the confirmed Pareto sets: wrong stops (a stopped candidate in the full protocol's "
+                  f"confirmed set) **{sum(map(len, c_wrong))}**"
+                  + (f", of them in both full replays' confirmed sets **{sum(map(len, c_both))}**" if control else "")
+                  + ".", "",
+                  "| run | confirmed set, early stopping | full protocol | same | wrong stops |"
+                  + (" control: same as the full replay's | wrong stops in both full sets |" if control else ""),
+                  "|---|---|---|---|---|" + ("---|---|" if control else "")]
+        for i, (run, wrong, both) in enumerate(zip(runs, c_wrong, c_both)):
+            number = {r.hash: r.number for r in run["recs"]}
+            e, f, c = run["confirmed"]["early"], run["confirmed"]["full"], run["confirmed"]["control"]
+            trials = lambda hs: ", ".join(str(n) for n in sorted(number[h] for h in hs))  # noqa: E731
+            lines.append(f"| {i + 1} | {trials(e)} | {trials(f)} | {'yes' if e == f else 'no'} | "
+                         f"{trials(r.hash for r in wrong) or 0} |"
+                         + (f" {'yes' if c == f else 'no'} | {trials(r.hash for r in both) or 0} |" if control else ""))
+        lines.append("")
+        wrong_stops = sum(map(len, c_wrong))
+        wrong_both = sum(map(len, c_both))
+        same_everywhere = all(run["confirmed"]["early"] == run["confirmed"]["full"] for run in runs)
+        control_same = sum(run["confirmed"]["control"] == run["confirmed"]["full"] for run in runs)
+    judged = "confirmed " if args.confirm else ""
+    lines.append(f"Goal (at least 40% less measurement time, no candidate of the full protocol's {judged}front stopped): "
                  f"{'met' if median >= 0.4 and not wrong_stops else 'not met'} ({figure}; {wrong_stops} wrong stops; "
-                 f"Pareto sets {'equal' if same_everywhere else 'differ'}"
+                 f"{judged}Pareto sets {'equal' if same_everywhere else 'differ'}"
                  + (" in every run" if args.runs > 1 and same_everywhere else "")
                  + (f"; two full replays agree in {control_same} of {args.runs}, {wrong_both} stopped candidates "
                     "on both full fronts" if control else "") + ").")
