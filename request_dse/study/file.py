@@ -132,7 +132,7 @@ _STUDY = Record({
                             hint="an executor name or {name, options}"), lambda: {"name": "local"}),
     "tracking": Field(Record({"enabled": Field(Bool(), True), "uri": Field(Str(), None),
                               "experiment": Field(Str(), None),
-                              "cpu_share": Field(Float(low=0, high=1.0, low_exclusive=True), 0.25)}), dict),
+                              "cpu_share": Field(Float(low=0, high=1.0, low_exclusive=True), TrackingConfig.cpu_share)}), dict),
     "confirm": Field(Record({"enabled": Field(Bool(), True), "repeats": Field(Int(low=1, high=20), 3),
                              "span_s": Field(Float(low=0, high=60), SPAN_S)}), dict),
     "submissions": Field(Record({"dir": Field(Str(), None)}), dict),

@@ -45,7 +45,7 @@ class TrackingConfig:
     enabled: bool = True
     uri: str | None = None
     experiment: str | None = None
-    cpu_share: float = 0.25    # the most of one core the sending process uses while the study runs
+    cpu_share: float = 0.05    # the most of one core the sending process uses while the study runs
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ it started (the build cores, under the local executor): sending never takes a co
 measurement.
 
 While the study runs, the child uses at most ``cpu_share`` of one core (``tracking.cpu_share``,
-0.25 by default): after a send that took it ``t`` seconds of CPU it rests ``t (1 - share) / share``
+0.05 by default): after a send that took it ``t`` seconds of CPU it rests ``t (1 - share) / share``
 seconds (half a second at least, so payloads go in batches), and one send stops after
-``SEND_FOR_S``. Connecting (importing MLflow's client, opening the experiment, repairing stale
-runs: seconds of CPU, once) is not counted when it succeeds, so the first runs appear as soon as they are sent: a study of millisecond trials, which outruns any MLflow store, keeps the rest of
-the machine. Studies whose trials take seconds never reach the share; what a fast study leaves
-behind is sent at its end, at full speed (``benchmarks/tracking_scale.py``).
+``SEND_FOR_S``: a study of millisecond trials, which outruns any MLflow store, keeps the rest of
+the machine. Connecting (importing MLflow's client, opening the experiment, repairing stale runs:
+seconds of CPU, once) does not count when it succeeds, so the first runs go at once. Studies whose
+trials take seconds never reach the share; what a fast study leaves behind is sent at its end, at
+full speed (``benchmarks/tracking_scale.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from request_dse.results import TrialRecord
+from request_dse.study import TrackingConfig
 from request_dse.tracking._settings import TrackingTarget
 from request_dse.tracking._sink import MlflowSink, is_connection_error
 from request_dse.tracking.outbox import Outbox
@@ -45,7 +47,7 @@ NICENESS = 10
 #: How often the child looks whether the study's process is still there.
 CHECK_EVERY_S = 1.0
 #: The most of one core the child uses while the study runs (``tracking.cpu_share``).
-CPU_SHARE = 0.25
+CPU_SHARE = TrackingConfig.cpu_share
 #: The shortest rest between two sends, and the longest send, while the study runs.
 REST_AT_LEAST_S, SEND_FOR_S = 0.5, 1.0
 
