@@ -77,6 +77,37 @@ def test_a_microsecond_model_is_first_judged_after_first_time_s_not_after_first_
     assert samples[:first].sum() >= 0.01e9 > samples[:first - 1].sum()
 
 
+class CountingSession(SpinSession):
+    """A :class:`SpinSession` that counts its runs and notes when each began."""
+
+    def __init__(self, run_us: float) -> None:
+        super().__init__(run_us)
+        self.starts: list[int] = []
+
+    def run(self, placed: np.ndarray) -> None:
+        self.starts.append(time.perf_counter_ns())
+        super().run(placed)
+
+
+@pytest.mark.parametrize("judged", [True, False])
+def test_a_judging_session_warms_up_for_first_time_s_before_its_timed_runs(judged: bool) -> None:
+    """Nothing scores the model before a judging session's runs (its scoring comes at the first look),
+    so after ``warmup_runs`` it runs ``first_time_s`` more, untimed: its judge never sees the cold first
+    milliseconds of a model that runs in microseconds. A session without a judge warms up as before."""
+    protocol = MeasureConfig(warmup_runs=2, min_runs=50, min_time_s=0.0, max_time_s=10.0)
+    judge = RecordingJudge(16, 0.005) if judged else None
+    request = SessionRequest("onnxruntime", Path("."), None, 1, 1, protocol, score=False, judge=judge)  # type: ignore[arg-type]
+    model = CountingSession(100)
+    loaded = Loaded(model, 0.0, 0.0, time.perf_counter(), np.zeros((4, 3), np.float32))
+    samples, _, _ = time_runs(loaded, request)
+    untimed = len(model.starts) - len(samples)
+    if not judged:
+        assert untimed == 2
+        return
+    assert untimed > 2 + 5  # 5 ms of 100 us runs: up to 50 of them, fewer on a busy host
+    assert model.starts[untimed] - model.starts[2] >= 0.005e9
+
+
 def test_a_judgement_ends_the_session_at_that_look() -> None:
     judge = RecordingJudge(4, 0.0, stop_at_look=2)
     samples, judged = session(50, judge)
