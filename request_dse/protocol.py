@@ -46,7 +46,7 @@ class EarlyStopConfig:
 
     enabled: bool = False
     first_runs: int = 16        # timed runs before the judge first looks (then at every doubling)
-    first_time_s: float = 0.01  # ... and this long in all: a microsecond model's first runs are still cold
+    first_time_s: float = 0.01  # ... and this long in all, after as long untimed (a microsecond model starts cold)
     margin: float = 0.1         # relative: how much better the front must be than the optimistic estimate
     confirm_within: float = 0.5  # a stop by less than (1 + this) times beyond the margin needs a second session
     defer: int = 0              # a survivor's other sessions wait for up to this many later trials (0: run them at once)

@@ -4,9 +4,10 @@ Early stopping (:mod:`.early_stop`) judges a candidate on its first, scored sess
 the judgement needs is in the measurement worker: the exact metrics (accuracy from the scored
 outputs, sizes, parameters and FLOPs from the build) and the latency samples so far. The
 worker asks a :class:`SessionJudge` once ``first_runs`` runs and ``first_time_s`` of run time
-are timed (the first runs of a model that runs in microseconds are still cold) and again at
-every doubling; when :func:`.early_stop.decide` says the job's front beats the candidate's most
-optimistic estimate beyond the margin, the session ends there. The held-out split is scored at
+are timed (after as long of untimed warm-up: the first runs of a model that runs in
+microseconds are still cold) and again at every doubling; when :func:`.early_stop.decide` says
+the job's front beats the candidate's most optimistic estimate beyond the margin, the session
+ends there. The held-out split is scored at
 the first look, rows the study's candidates got wrong most often first, and the judge is asked
 after each chunk with accuracy's hard bounds so far (:mod:`request_dse.targets.scoring`): a
 candidate far off the front then costs a few dozen scored rows and a handful of runs instead
