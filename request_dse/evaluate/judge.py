@@ -7,11 +7,10 @@ worker asks a :class:`SessionJudge` once ``first_runs`` runs and ``first_time_s`
 are timed (after as long of untimed warm-up: the first runs of a model that runs in
 microseconds are still cold) and again at every doubling; when :func:`.early_stop.decide` says
 the job's front beats the candidate's most optimistic estimate beyond the margin, the session
-ends there. The held-out split is scored at
-the first look, rows the study's candidates got wrong most often first, and the judge is asked
-after each chunk with accuracy's hard bounds so far (:mod:`request_dse.targets.scoring`): a
-candidate far off the front then costs a few dozen scored rows and a handful of runs instead
-of a whole session.
+ends there. The held-out split is scored at the first look, rows the study's candidates got
+wrong most often first, and the judge is asked after each chunk with accuracy's hard bounds so
+far (:mod:`request_dse.targets.scoring`): a candidate far off the front then costs a few dozen
+scored rows and a handful of runs instead of a whole session.
 
 The judge knows the metrics a session determines: latency percentiles, the mean latency and
 throughput, accuracy, and the build's exact metrics. A study whose objectives or constraints

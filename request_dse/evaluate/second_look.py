@@ -11,9 +11,9 @@ between a judging session and the final figures), is *doubtful*. The candidate t
 second session, in a fresh process, with a judge of its own, run *quiet*: every build on the
 host pauses while it runs, since on hosts whose cores share execution units a build on the other
 core slows a measurement (up to 1.8 times on the reference host) and two back-to-back sessions
-beside one build share that slow spell. It stops only when both sessions say so. Otherwise the second session, run to its end, is one of the candidate's protocol
-sessions, and the candidate runs the rest of the protocol (the judging session, cut short,
-keeps only its scored outputs).
+beside one build share that slow spell. It stops only when both sessions say so. Otherwise the
+second session, run to its end, is one of the candidate's protocol sessions, and the candidate
+runs the rest of the protocol (the judging session, cut short, keeps only its scored outputs).
 """
 
 from __future__ import annotations

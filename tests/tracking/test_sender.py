@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,14 @@ def config(tmp_path: Path, uri: str, *, flush_timeout_s: float = 30.0, cpu_share
                         ("accuracy_top1",), ("maximize",), (), flush_timeout_s, cpu_share)
 
 
+def parent_payload() -> dict[str, Any]:
+    """The study's parent run, as the study's first outbox payload."""
+    return {"key": "parent:start", "role": "parent", "name": "study-sender", "status": "RUNNING",
+            "start_ms": int(time.time() * 1000), "params": {}, "metrics": {}, "artifacts": [],
+            "tags": {"request_dse.study_id": "sender-test", "request_dse.study": "sender",
+                     "request_dse.role": "study"}}
+
+
 def settled(outbox: Outbox, within_s: float) -> int:
     """How many payloads wait once three readings a second apart agree: longer than a send lasts
     (``SEND_FOR_S``), so no send is under way."""
@@ -61,9 +70,7 @@ def test_while_the_study_runs_the_sender_keeps_to_its_share_of_a_core(tmp_path: 
     """A backlog (a study of millisecond trials) is sent in sends of a second at most, each followed by a rest
     of the CPU it used times (1 - share) / share; at the study's end the rest goes at full speed."""
     cfg = config(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}", cpu_share=cpu_share)
-    parent = {"key": "parent:start", "role": "parent", "name": "study-sender", "status": "RUNNING",
-              "start_ms": int(time.time() * 1000), "params": {}, "metrics": {}, "artifacts": [],
-              "tags": {"request_dse.study_id": "sender-test", "request_dse.study": "sender", "request_dse.role": "study"}}
+    parent = parent_payload()
     records = [TrialRecord(n, "COMPLETE", "ok", {"model.width": 0.5}, f"h{n}", metrics={"accuracy_top1": 0.9})
                for n in range(150)]
     cfg.outbox.put(parent, *(trial_payload(r, "sender-test", "sender", "owner") for r in records))
@@ -97,9 +104,7 @@ def test_connecting_does_not_count_against_the_share(tmp_path: Path) -> None:
     share of 0.05 it would rest for minutes after the first send. Only sending counts: a trial appended
     after the first send is sent within seconds."""
     cfg = config(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}", cpu_share=0.05)
-    parent = {"key": "parent:start", "role": "parent", "name": "study-sender", "status": "RUNNING",
-              "start_ms": int(time.time() * 1000), "params": {}, "metrics": {}, "artifacts": [],
-              "tags": {"request_dse.study_id": "sender-test", "request_dse.study": "sender", "request_dse.role": "study"}}
+    parent = parent_payload()
     first = TrialRecord(0, "COMPLETE", "ok", {"model.width": 0.5}, "h0", metrics={"accuracy_top1": 0.9})
     cfg.outbox.put(parent, trial_payload(first, "sender-test", "sender", "owner"))
     sender = SenderProcess(cfg)
