@@ -9,6 +9,7 @@ the front only) when the front or the reference point changed.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import Counter
@@ -29,10 +30,11 @@ HARD_ROWS = 64
 NOISE_QUANTILE = 0.75
 
 
-def covering(gaps: Sequence[float], share: float = NOISE_QUANTILE) -> float:
-    """The smallest of ``gaps`` that ``share`` of them do not exceed (nearest rank, from above)."""
-    ranked = sorted(gaps)
-    return ranked[max(math.ceil(share * len(ranked)), 1) - 1]
+def covering(gaps: Sequence[float], share: float = NOISE_QUANTILE, *, ranked: bool = False) -> float:
+    """The smallest of ``gaps`` that ``share`` of them do not exceed (nearest rank, from above);
+    ``ranked``: ``gaps`` are sorted already (read once per trial: no sort on that path)."""
+    order = gaps if ranked else sorted(gaps)
+    return order[max(math.ceil(share * len(order)), 1) - 1]
 
 
 class FrontTracker:
@@ -45,7 +47,7 @@ class FrontTracker:
         self._lo = np.full(len(self.names), np.inf)   # per objective, own units, over every ok trial
         self._hi = np.full(len(self.names), -np.inf)
         self._count = 0
-        self._judge_biases: list[float] = []     # survivors' judging gaps
+        self._judge_biases: list[float] = []     # survivors' judging gaps, sorted
         self._session_spread: float | None = None  # the widest between two sessions of a candidate
         self._judge_rise: float | None = None   # the most a survivor's final figures came out worse
         self._result: tuple[list[TrialRecord], list[float], float] | None = None
@@ -62,7 +64,7 @@ class FrontTracker:
         if rec.status != "ok":
             return False
         if rec.info.get("judge_bias") is not None:  # how far a judging session's estimate was off
-            self._judge_biases.append(float(rec.info["judge_bias"]))
+            bisect.insort(self._judge_biases, float(rec.info["judge_bias"]))
         if rec.info.get("judge_rise") is not None:
             self._judge_rise = max(self._judge_rise or 0.0, float(rec.info["judge_rise"]))
         if rec.info.get("session_spread") is not None:
@@ -104,14 +106,14 @@ class FrontTracker:
         :data:`NOISE_QUANTILE` of the survivors' gaps do not exceed (the widest of up to three); before
         that, the widest spread between two sessions of a candidate."""
         if self._judge_biases:
-            return covering(self._judge_biases)
+            return covering(self._judge_biases, ranked=True)
         return self._session_spread or 0.0
 
     @property
     def slow_session(self) -> float | None:
         """How much slower one session was seen than the candidate's others or its final figures
         (None before any candidate had two sessions): a stop by less needs a second session."""
-        seen = [x for x in (max(self._judge_biases, default=None), self._session_spread)
+        seen = [x for x in (self._judge_biases[-1] if self._judge_biases else None, self._session_spread)
                 if x is not None]
         return max(seen) if seen else None
 
