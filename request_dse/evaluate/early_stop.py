@@ -31,7 +31,7 @@ import numpy as np
 
 from request_dse.evaluate.stats import binom_ppf
 from request_dse.expr import MetricConstraint
-from request_dse.targets import MeasureResult
+from request_dse.targets import MeasureResult, host_speed
 
 if TYPE_CHECKING:
     from request_dse.results import TrialResult
@@ -77,6 +77,9 @@ class FrontSnapshot:
     #: Held-out rows the study's candidates got wrong most often, most often first: a judging
     #: session scores them first (:mod:`request_dse.targets.scoring`).
     hard: tuple[int, ...] = ()
+    #: The fastest host-speed probe the study's judging sessions have timed (ns): the host's fast
+    #: speed, at which a judge reads a session's runs (:mod:`request_dse.targets.host_speed`).
+    host_probe_ns: float | None = None
 
 
 def quantile_ci(sorted_ms: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
@@ -199,13 +202,14 @@ def decide(estimate: Mapping[str, float], samples_ms: np.ndarray, front: FrontSn
 def snapshot(metrics: Sequence[str], directions: Sequence[str], front: Sequence[tuple[int, Sequence[float]]],
              constraints: Sequence[MetricConstraint] = (), session_noise: float = 0.0,
              slow_session: float | None = None, waiting: Sequence[tuple[int, Sequence[float]]] = (),
-             hard: Sequence[int] = ()) -> FrontSnapshot:
+             hard: Sequence[int] = (), host_probe_ns: float | None = None) -> FrontSnapshot:
     """A frozen snapshot from (trial number, objective values) pairs, and ``waiting`` survivors' ones."""
     points = [FrontPoint(int(n), tuple(float(v) for v in values)) for n, values in front]
     points += [FrontPoint(int(n), tuple(float(v) for v in values), waiting=True) for n, values in waiting]
     return FrontSnapshot(tuple(metrics), tuple(directions), tuple(points),
                          tuple(constraints), float(session_noise),
-                         None if slow_session is None else float(slow_session), tuple(int(i) for i in hard))
+                         None if slow_session is None else float(slow_session), tuple(int(i) for i in hard),
+                         None if host_probe_ns is None else float(host_probe_ns))
 
 
 # -- the trial side (runs where the trial runs; the snapshot arrives in the job) --------------------
@@ -260,6 +264,23 @@ def stop(estimate: TrialResult, first: MeasureResult, front: FrontSnapshot, marg
                                info={**estimate.info, "early_stop": {"first_runs": int(len(samples)),
                                                                      "margin": max(margin, front.session_noise),
                                                                      "in_session": judged is not None}})
+
+
+def steady(measured: MeasureResult, front: FrontSnapshot) -> MeasureResult:
+    """The judging session(s) as its judge read them: each run at the host's fast speed, where the
+    session timed the host-speed probe (:func:`request_dse.targets.host_speed.steady`). Early
+    stopping's decisions and a stopped candidate's estimate use this; a survivor's result uses the
+    runs as timed."""
+    sessions = tuple(dataclasses.replace(s, samples_ns=host_speed.steady(s.samples_ns, s.probes_ns,
+                                                                          front.host_probe_ns))
+                     if s.probes_ns is not None else s for s in measured.sessions)
+    return dataclasses.replace(measured, sessions=sessions)
+
+
+def fastest_probe(measured: MeasureResult) -> float | None:
+    """The fastest host-speed probe the measurement's judging sessions timed (ns), if any."""
+    probes = [float(np.min(s.probes_ns)) for s in measured.sessions if s.probes_ns is not None and len(s.probes_ns)]
+    return min(probes) if probes else None
 
 
 def combine(first: MeasureResult, rest: MeasureResult, reused: bool) -> MeasureResult:

@@ -10,7 +10,10 @@ the job's front beats the candidate's most optimistic estimate beyond the margin
 ends there. The held-out split is scored at the first look, rows the study's candidates got
 wrong most often first, and the judge is asked after each chunk with accuracy's hard bounds so
 far (:mod:`request_dse.targets.scoring`): a candidate far off the front then costs a few dozen
-scored rows and a handful of runs instead of a whole session.
+scored rows and a handful of runs instead of a whole session. The judge reads the runs at the
+host's fast speed: each scaled by the study's fastest host-speed probe over the probe the worker
+timed before it (:mod:`request_dse.targets.host_speed`), so a slow spell of the host is not taken
+for a slow candidate.
 
 The judge knows the metrics a session determines: latency percentiles, the mean latency and
 throughput, accuracy, and the build's exact metrics. A study whose objectives or constraints
@@ -29,7 +32,7 @@ from request_dse.backends import BuildResult
 from request_dse.evaluate.early_stop import EXACT_METRICS, FrontSnapshot, decide, intervals
 from request_dse.evaluate.score import accuracy_bounds, built_metrics, labels_of
 from request_dse.evaluate.stats import latency_stats
-from request_dse.targets import SessionRequest, SessionResult, judge_looks
+from request_dse.targets import SessionRequest, SessionResult, host_speed, judge_looks
 from request_dse.workloads import PreparedModel
 
 #: Latency metrics a session's samples determine (see :func:`.stats.latency_stats`).
@@ -51,10 +54,11 @@ class SessionJudge:
     order: tuple[int, ...] = ()          # held-out rows to score first (the study's most often wrong)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None,
-                 scored: np.ndarray | None = None) -> str | None:
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None, scored: np.ndarray | None = None, *,
+                 probes_ns: np.ndarray | None = None) -> str | None:
         bounds = self._accuracy(top5, scored)
-        session = SessionResult(np.asarray(samples_ns, dtype=np.int64), 0.0, 0.0, 0.0)
+        samples_ns = host_speed.steady(samples_ns, probes_ns, self.front.host_probe_ns)  # slow spells taken out
+        session = SessionResult(samples_ns, 0.0, 0.0, 0.0)
         estimate = {**self.known, **latency_stats([session], self.batch_size),
                     **{m: hi for m, (_, hi) in bounds.items()}}
         reason = decide(estimate, samples_ns / 1e6, self.front, self.margin, bounds)

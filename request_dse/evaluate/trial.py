@@ -56,19 +56,23 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     t1 = time.perf_counter() - timings.get("measure", 0.0)  # a deferred survivor's judging session counts
     timings.setdefault("measure_start", time.time())
     measured, ended, judged = _measure(job, build, runtime, target, request, timings, log)
+    probe = early_stop.fastest_probe(measured)  # the host's fast speed, as far as this trial saw it
     report = None
     if ended is None:
         measured, report = _settle(measured, runtime, target, request, job.trial_dir / "measure.log")
     timings["measure"] = time.perf_counter() - t1
     timings["measure_end"] = time.time()
     if ended is not None:
-        return recorded(job, build, dataclasses.replace(ended, timings=dict(timings)))
+        info = {**ended.info, "host_probe_ns": round(probe)} if probe else ended.info
+        return recorded(job, build, dataclasses.replace(ended, timings=dict(timings), info=info))
     if measured.status != "ok":
         return recorded(job, build, TrialResult(
             job.candidate, measured.status, error=_explain(measured.error, build), artifact_dir=build.artifact_dir,
             build_log=log, info=dict(build.info), measure_log=job.trial_dir / "measure.log", timings=timings))
     result = score(job, build, measured, timings, log)
     info = {**result.info, "sessions": report} if report else dict(result.info)
+    if probe:
+        info["host_probe_ns"] = round(probe)
     if judged is not None and result.status == "ok" and job.front is not None:
         early = request.protocol.early_stop
         bias = judge_bias(judged, result.metrics, job.front, early.first_runs, early.first_time_s, request.batch_size)
@@ -117,13 +121,14 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     timings["measure_first_s"] = first.wall_s  # the short session's part of measure_time_s
     if first.status != "ok":
         return first, None, None
-    estimate = score(job, build, first, timings, log)
+    judging = early_stop.steady(first, front)  # its runs at the host's fast speed, as its judge read them
+    estimate = score(job, build, judging, timings, log)
     if estimate.status != "ok":
         return first, estimate, None
     margin, within = request.protocol.early_stop.margin, request.protocol.early_stop.confirm_within
-    judged = first.sessions[0].samples_ns if judge is not None else None
-    stopped = early_stop.stop(estimate, first, front, margin)
-    if stopped is not None and not second_look.doubtful(estimate, first, front, margin, within):
+    judged = judging.sessions[0].samples_ns if judge is not None else None
+    stopped = early_stop.stop(estimate, judging, front, margin)
+    if stopped is not None and not second_look.doubtful(estimate, judging, front, margin, within):
         return first, stopped, None
     if stopped is None and job.defer:  # its other sessions wait while the front may improve
         return first, deferral.deferred(estimate, build, first, judged), None
@@ -139,7 +144,8 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     if second.status != "ok":
         return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), None, None
     both = early_stop.combine(first, second, reused=False)  # the second session, with the scored outputs
-    again = early_stop.stop(score(job, build, both, timings, log), both, front, margin)
+    steady = early_stop.steady(both, front)
+    again = early_stop.stop(score(job, build, steady, timings, log), steady, front, margin)
     if again is not None:
         return both, second_look.confirmed(again), None
     sessions = request.protocol.repeats - 1   # the second session was a whole one: it counts

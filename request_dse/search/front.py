@@ -53,6 +53,7 @@ class FrontTracker:
         self._result: tuple[list[TrialRecord], list[float], float] | None = None
         self._wrong: Counter[int] = Counter()   # held-out row -> trials that got it wrong
         self._hard: tuple[int, ...] | None = ()
+        self._host_probe: float | None = None   # the fastest host-speed probe of a judging session
 
     def add(self, rec: TrialRecord) -> bool:
         """Take a finished trial into account; True when the front (or its reference) changed."""
@@ -61,6 +62,8 @@ class FrontTracker:
         if rec.info.get("misclassified"):  # any fully scored trial: which rows are hard
             self._wrong.update(int(i) for i in rec.info["misclassified"])
             self._hard = None
+        if rec.info.get("host_probe_ns"):  # any judging session: the host's fast speed
+            self._host_probe = min(self._host_probe or math.inf, float(rec.info["host_probe_ns"]))
         if rec.status != "ok":
             return False
         if rec.info.get("judge_bias") is not None:  # how far a judging session's estimate was off
@@ -111,11 +114,14 @@ class FrontTracker:
 
     @property
     def slow_session(self) -> float | None:
-        """How much slower one session was seen than the candidate's others or its final figures
-        (None before any candidate had two sessions): a stop by less needs a second session."""
-        seen = [x for x in (self._judge_biases[-1] if self._judge_biases else None, self._session_spread)
-                if x is not None]
-        return max(seen) if seen else None
+        """How far a judging session was seen off its survivor's final figures (the widest gap), or
+        before any survivor of one, how much slower one session of a candidate was than its others
+        (None before any candidate had two sessions): a stop by less needs a second session. Once
+        judging sessions are read at the host's fast speed (:mod:`request_dse.targets.host_speed`),
+        their own gaps are the measure: a whole session in a slow spell no longer shows in them."""
+        if self._judge_biases:
+            return self._judge_biases[-1]
+        return self._session_spread
 
     @property
     def hard(self) -> tuple[int, ...]:
@@ -139,7 +145,7 @@ class FrontTracker:
                                   for v, k, d in zip(values, noisy, self.directions)]) for n, values in waiting]
         return early_stop.snapshot(self.names, self.directions, front, self.plan.study.constraints,
                                    session_noise=self.session_noise, slow_session=self.slow_session,
-                                   waiting=worse_waiting, hard=self.hard)
+                                   waiting=worse_waiting, hard=self.hard, host_probe_ns=self._host_probe)
 
     def __len__(self) -> int:
         return len(self._front)

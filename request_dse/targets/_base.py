@@ -53,10 +53,11 @@ class Judge(Protocol):
     #: wrong most often), then the rest in the split's order.
     order: tuple[int, ...]
 
-    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None,
-                 scored: np.ndarray | None = None) -> str | None:
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None, scored: np.ndarray | None = None, *,
+                 probes_ns: np.ndarray | None = None) -> str | None:
         """Why the candidate need not be measured further (the session ends there), or None.
-        ``top5``: the scored outputs so far, the held-out rows ``scored`` (None: every row, in order)."""
+        ``top5``: the scored outputs so far, the held-out rows ``scored`` (None: every row, in order);
+        ``probes_ns``: the host-speed probe before each timed run (:mod:`.host_speed`)."""
 
 
 def judge_looks(samples_ns: np.ndarray, first_runs: int, first_time_s: float) -> list[int]:
@@ -104,6 +105,8 @@ class SessionResult:
     #: The held-out rows ``top5`` holds, in its order, where the judge ended the session before
     #: every row was scored (None: all of them, in the split's order).
     scored: np.ndarray | None = None
+    #: A judging session's host-speed probe (ns) before each timed run (:mod:`.host_speed`).
+    probes_ns: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ def looks(n: int, batch_size: int) -> list[int]:
     return [*out, n]
 
 
-def score_judged(loaded: Any, request: SessionRequest, samples_ns: np.ndarray) -> str | None:
+def score_judged(loaded: Any, request: SessionRequest, samples_ns: np.ndarray,
+                 probes_ns: np.ndarray | None = None) -> str | None:
     """Score ``loaded``'s held-out split, first the rows the request's judge orders first, asking
     it after each chunk; with ``samples_ns`` the timed runs so far. Why the judge ended it (the
     rows scored are then in ``loaded.scored``, ``loaded.top5`` theirs), or None (``loaded.top5``
@@ -79,7 +80,7 @@ def score_judged(loaded: Any, request: SessionRequest, samples_ns: np.ndarray) -
         parts.append(top_classes(infer(loaded.session, x[order[done:upto]], batch)))
         done = upto
         if judge is not None and done < len(x):
-            reason = judge(samples_ns, np.concatenate(parts), order[:done])
+            reason = judge(samples_ns, np.concatenate(parts), order[:done], probes_ns=probes_ns)
             if reason is not None:
                 loaded.top5, loaded.scored, loaded.pending = np.concatenate(parts), order[:done], False
                 return reason

@@ -21,6 +21,7 @@ import numpy as np
 
 from request_dse.backends import get_backend
 from request_dse.sysinfo.energy import counter as energy_counter
+from request_dse.targets import host_speed
 from request_dse.targets._base import SessionRequest, SessionResult
 from request_dse.targets.scoring import batches, infer, score_judged, top_classes
 
@@ -49,6 +50,7 @@ class Loaded:
     top5: np.ndarray | None = None
     pending: bool = False                # the held-out split is scored at the judge's first look
     scored: np.ndarray | None = None     # the rows top5 holds, where the judge ended the scoring
+    probes: np.ndarray | None = None     # a judging session's host-speed probe before each timed run
 
 
 def load_and_score(request: SessionRequest) -> Loaded:
@@ -76,7 +78,11 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
     ``first_time_s`` of run time are timed, then at every doubling of the runs (:func:`.judge_looks`).
     A judging session warms up for ``first_time_s`` more after its ``warmup_runs``: its scoring comes
     at the first look, not before the runs, so nothing else has warmed the model, and a model that
-    runs in microseconds was seen 1.4 to 2.7 times slower over its first few milliseconds of runs."""
+    runs in microseconds was seen 1.4 to 2.7 times slower over its first few milliseconds of runs.
+    A judging session also times the host-speed probe before its first timed run and after every
+    :data:`.host_speed.EVERY_NS` of runs (each probe followed by one untimed run; neither is run
+    time), kept per timed run in ``loaded.probes``: its judge reads the runs at the host's fast
+    speed (:func:`.host_speed.steady`)."""
     session = loaded.session
     placed = session.place(batches(loaded.x_eval, request.batch_size)[0][0])
     protocol = request.protocol
@@ -96,12 +102,22 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
     look = judge.first_runs if judge is not None else 0
     first_ns = judge.first_time_s * 1e9 if judge is not None else 0.0
     timed = 0
+    probes: list[int] = []
+    probe, since = (host_speed.probe_ns(), 0) if judge is not None else (0, 0)
     while True:
+        if judge is not None and since >= host_speed.EVERY_NS:  # not run time
+            paused, energy_paused = clock(), read_energy()
+            probe, since = host_speed.probe_ns(), 0
+            run(placed)  # untimed: the probe's footprint is not in a timed run
+            loop_start += clock() - paused
+            energy_start = _less(energy_start, energy_paused, read_energy())
         t = clock()
         run(placed)
         end = clock()
         samples.append(end - t)
+        probes.append(probe)
         timed += end - t
+        since += end - t
         elapsed = end - loop_start
         n = len(samples)
         if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
@@ -109,16 +125,20 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
         if judge is not None and n >= look and timed >= first_ns:  # between timed runs: the look is not timed
             if loaded.pending:  # the held-out split, scored now, judged as it goes; not run time
                 paused, energy_paused = clock(), read_energy()
-                judged = score_judged(loaded, request, np.asarray(samples, dtype=np.int64))
+                judged = score_judged(loaded, request, np.asarray(samples, dtype=np.int64),
+                                      np.asarray(probes, dtype=np.int64))
                 loop_start += clock() - paused
                 energy_start = _less(energy_start, energy_paused, read_energy())
-            judged = judged or judge(np.asarray(samples, dtype=np.int64), loaded.top5)
+            judged = judged or judge(np.asarray(samples, dtype=np.int64), loaded.top5,
+                                     probes_ns=np.asarray(probes, dtype=np.int64))
             if judged is not None:
                 break
             look, first_ns = 2 * n, 0.0
     energy_end = read_energy()
     if loaded.pending:  # the runs ended before the judge's first look (after the energy read: not run energy)
         score_judged(loaded, dataclasses.replace(request, judge=None), np.asarray(samples, dtype=np.int64))
+    if judge is not None:
+        loaded.probes = np.asarray(probes, dtype=np.int64)
     energy = None
     if energy_start is not None and energy_end is not None and energy_end >= energy_start:
         energy = (energy_end - energy_start) / len(samples)
@@ -139,7 +159,7 @@ def finish(loaded: Loaded, samples: np.ndarray, energy: float | None = None,
     loaded.session.close()
     return SessionResult(samples, loaded.load_time_s, max(0.0, peak - loaded.rss_before_mb),
                          time.perf_counter() - loaded.started, loaded.check_outputs, loaded.top5, energy, loadgen,
-                         judged, loaded.scored)
+                         judged, loaded.scored, loaded.probes)
 
 
 def run_session(request: SessionRequest) -> SessionResult:

@@ -259,3 +259,29 @@ def test_the_judge_stops_on_accuracys_bounds_before_every_row_is_scored(tmp_path
     whole = np.tile(labels[:, None], (1, 5))
     whole[:4, 0] = 9
     assert judge(slow, whole).endswith("(after 64 runs)")    # every row scored: the exact figure
+
+
+def test_the_judge_reads_a_slow_spell_at_the_hosts_fast_speed(tmp_path: Path) -> None:
+    """A candidate as fast as the front, judged in a slow spell that made every run twice as long:
+    its runs read as timed look beaten by twice the margin; read with the probes timed beside them
+    (twice the study's fastest probe) they are the front's figure again, and it goes on. A probe at
+    the study's fastest speed leaves the same runs beaten."""
+    from request_dse.evaluate.judge import SessionJudge
+    from request_dse.workloads import PreparedModel
+
+    labels = np.arange(100) % 10
+    np.savez(tmp_path / "data.npz", x_eval=np.zeros((100, 1)), y_eval=labels, x_check=np.zeros((1, 1)))
+    prepared = PreparedModel("m", tmp_path / "m.onnx", "", "x", (1,), 10, "fp32", tmp_path / "data.npz",
+                             tmp_path / "ref.npy", (0.0, 0.0))
+    front = snapshot([m for m, _ in OBJECTIVES], [d for _, d in OBJECTIVES], [(0, (0.99, 0.05))],
+                     host_probe_ns=5000.0)
+    judge = SessionJudge(front, 0.25, 1, 16, 0.0, {}, prepared)
+    whole = np.tile(labels[:, None], (1, 5))
+    whole[0, 0] = 9                                          # 0.99, as accurate as the front point
+    rng = np.random.default_rng(0)
+    slow = (rng.uniform(0.098, 0.102, 256) * 1e6).astype(np.int64)  # 0.1 ms: the front's 0.05 ms, twice
+    assert judge(slow, whole) is not None                    # as timed: beaten
+    spell = np.full(256, 10_000, dtype=np.int64)             # the probe took twice the study's fastest
+    assert judge(slow, whole, probes_ns=spell) is None       # at the fast speed: the front's figure
+    fast_host = np.full(256, 5_000, dtype=np.int64)
+    assert judge(slow, whole, probes_ns=fast_host) is not None

@@ -45,17 +45,32 @@ def test_the_judging_margin_covers_three_in_four_survivors_gaps_and_the_slowest_
     assert tracker.snapshot().session_noise == 0.6 and tracker.snapshot().slow_session == 1.5
 
 
-def test_the_slowest_session_seen_is_the_widest_spread_or_judging_gap(write_study) -> None:  # type: ignore[no-untyped-def]
+def test_the_slowest_session_seen_is_the_widest_judging_gap_or_before_one_the_widest_spread(write_study) -> None:  # type: ignore[no-untyped-def]
     """What a doubtful stop is measured against: None until a candidate had two sessions, then the
-    widest of the sessions' spreads and the judging sessions' gaps, survivors' spreads included."""
+    widest spread between its sessions until a survivor of a judging session is known, then the
+    widest judging gap: judging sessions are read at the host's fast speed, so a whole session in
+    a slow spell, which the sessions' spread shows, no longer shows in them."""
     tracker = FrontTracker(load_plan(write_study("slow")))
     assert tracker.snapshot().slow_session is None
     tracker.add(_rec(0, 0.9, 0.02, session_spread=0.1))
     assert tracker.snapshot().slow_session == 0.1
     tracker.add(_rec(1, 0.95, 0.03, session_spread=0.6, judge_bias=0.12))
-    assert tracker.snapshot().slow_session == 0.6 and tracker.snapshot().session_noise == 0.12
+    assert tracker.snapshot().slow_session == 0.12 and tracker.snapshot().session_noise == 0.12
     tracker.add(_rec(2, 0.97, 0.05, judge_bias=0.9))
     assert tracker.snapshot().slow_session == 0.9
+
+
+def test_the_hosts_fast_speed_is_the_fastest_probe_of_any_judging_session(write_study) -> None:  # type: ignore[no-untyped-def]
+    """Stopped candidates' judging sessions count as well as survivors': every one timed the probe."""
+    tracker = FrontTracker(load_plan(write_study("probe")))
+    assert tracker.snapshot().host_probe_ns is None
+    tracker.add(_rec(0, 0.9, 0.02, host_probe_ns=6100))
+    stopped = TrialRecord(1, "COMPLETE", "dominated_early", {"trial": 1}, "h1",
+                          {"accuracy_top1": 0.8, "latency_p90_ms": 0.5}, info={"host_probe_ns": 5200})
+    tracker.add(stopped)
+    tracker.add(_rec(2, 0.95, 0.03, host_probe_ns=9800))
+    tracker.add(_rec(3, 0.96, 0.04))
+    assert tracker.snapshot().host_probe_ns == 5200
 
 
 def test_a_waiting_survivor_stands_on_the_snapshot_made_as_much_worse_as_a_survivor_came_out(write_study) -> None:  # type: ignore[no-untyped-def]

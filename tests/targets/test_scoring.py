@@ -49,8 +49,8 @@ class BoundJudge:
     first_time_s: float = 0.0
     looks: list[tuple[int, int | None]] = dataclasses.field(default_factory=list)
 
-    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None,
-                 scored: np.ndarray | None = None) -> str | None:
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None, scored: np.ndarray | None = None, *,
+                 probes_ns: np.ndarray | None = None) -> str | None:
         self.looks.append((len(samples_ns), None if scored is None else len(scored)))
         if top5 is None:
             return None

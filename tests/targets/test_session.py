@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from request_dse.protocol import MeasureConfig
-from request_dse.targets import SessionRequest, judge_looks
+from request_dse.targets import SessionRequest, host_speed, judge_looks
 from request_dse.targets.session import Loaded, time_runs
 
 
@@ -37,8 +37,12 @@ class RecordingJudge:
     order: tuple[int, ...] = ()
     looks: list[int] = dataclasses.field(default_factory=list)
 
-    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None) -> str | None:
+    probes: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    def __call__(self, samples_ns: np.ndarray, top5: np.ndarray | None, *,
+                 probes_ns: np.ndarray | None = None) -> str | None:
         self.looks.append(len(samples_ns))
+        self.probes.append(probes_ns)
         return "beaten" if len(self.looks) == self.stop_at_look else None
 
 
@@ -90,13 +94,15 @@ class CountingSession(SpinSession):
 
 
 @pytest.mark.parametrize("judged", [True, False])
-def test_a_judging_session_warms_up_for_first_time_s_before_its_timed_runs(judged: bool) -> None:
+def test_a_judging_session_warms_up_for_first_time_s_before_its_timed_runs(judged: bool,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing scores the model before a judging session's runs (its scoring comes at the first look),
     so after ``warmup_runs`` it runs ``first_time_s`` more, untimed: its judge never sees the cold first
     milliseconds of a model that runs in microseconds. A session without a judge warms up as before."""
     protocol = MeasureConfig(warmup_runs=2, min_runs=50, min_time_s=0.0, max_time_s=10.0)
     judge = RecordingJudge(16, 0.005) if judged else None
     request = SessionRequest("onnxruntime", Path("."), None, 1, 1, protocol, score=False, judge=judge)  # type: ignore[arg-type]
+    monkeypatch.setattr(host_speed, "EVERY_NS", 10**12)  # no probe after the first: every untimed run is warm-up
     model = CountingSession(100)
     loaded = Loaded(model, 0.0, 0.0, time.perf_counter(), np.zeros((4, 3), np.float32))
     samples, _, _ = time_runs(loaded, request)
@@ -112,3 +118,33 @@ def test_a_judgement_ends_the_session_at_that_look() -> None:
     judge = RecordingJudge(4, 0.0, stop_at_look=2)
     samples, judged = session(50, judge)
     assert judged == "beaten" and judge.looks == [4, 8] and len(samples) == 8
+
+
+@pytest.mark.parametrize("judged", [True, False])
+def test_a_judging_session_times_the_host_speed_probe_between_its_runs(judged: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A judging session times the host-speed probe before its first timed run and again after
+    each ``host_speed.EVERY_NS`` of runs, keeps the probe before each timed run, and runs the model
+    once untimed after each later probe; the judge sees the probes with the samples. A session
+    without a judge times no probe."""
+    protocol = MeasureConfig(warmup_runs=2, min_runs=60, min_time_s=0.0, max_time_s=10.0)
+    judge = RecordingJudge(16, 0.0) if judged else None
+    request = SessionRequest("onnxruntime", Path("."), None, 1, 1, protocol, score=False, judge=judge)  # type: ignore[arg-type]
+    timed = iter(range(1000, 10**6))
+    monkeypatch.setattr(host_speed, "probe_ns", lambda: next(timed))  # each probe its own figure
+    model = CountingSession(100)  # 10 runs per probe
+    loaded = Loaded(model, 0.0, 0.0, time.perf_counter(), np.zeros((4, 3), np.float32))
+    samples, _, _ = time_runs(loaded, request)
+    if not judged:
+        assert loaded.probes is None and len(model.starts) == 2 + len(samples)
+        return
+    assert judge is not None and loaded.probes is not None and len(loaded.probes) == len(samples) == 60
+    assert loaded.probes[0] == 1000 and (np.diff(loaded.probes) >= 0).all()
+    changes = np.flatnonzero(np.diff(loaded.probes)) + 1           # where a new probe begins a window
+    windows = np.split(samples, changes)
+    assert all(w[:-1].sum() < host_speed.EVERY_NS for w in windows)  # a probe once the window ran 1 ms
+    assert len(windows) >= 60 * 100_000 // host_speed.EVERY_NS // 2  # ... and no later (a busy host: longer runs)
+    assert len(windows) == loaded.probes[-1] - 1000 + 1                  # every probe came before a timed run
+    assert len(model.starts) == 2 + len(samples) + len(windows) - 1     # one untimed run after each later probe
+    assert [len(p) for p in judge.probes] == judge.looks             # each look saw the probes of its runs
+    assert np.array_equal(judge.probes[-1], loaded.probes[:judge.looks[-1]])
