@@ -2,10 +2,10 @@
 
 A shared host has slow spells: for a while every instruction of the measuring process runs
 slower (1.4 to 2.8 times on the reference host, for tens of milliseconds to seconds), whatever
-the process runs. Measured there over 60 s of 20-50 us models with the probe timed every 100 runs
-(6,429 windows, 17% of them slow): in a slow window the model ran 1.91 times slower and the probe
-1.91 times slower too, so the model's time over the probe's spread 0.93-1.07 (5th-95th
-percentile) where the model's time alone spread 0.98-2.15. A judging session (early stopping)
+the process runs. Measured there over 60 s of a 20-30 us model with this probe timed beside every
+run, compared over windows of 100 runs (6,429 windows, 17% of them slow): in a slow window the
+model ran 1.91 times slower and the probe 1.91 times slower too, so the model's time over the
+probe's spread 0.93-1.07 (5th-95th percentile) where the model's time alone spread 0.98-2.15. A judging session (early stopping)
 therefore times :func:`probe_ns` once per :data:`EVERY_NS` of runs, and its judge reads each run
 at the host's fast speed (:func:`steady`): a run timed in a slow spell counts as the probe says
 it would have run outside it.
