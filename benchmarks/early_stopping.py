@@ -110,13 +110,24 @@ def confirmed(study: Path) -> set[str]:
     return {p.record.hash for p in outcome.front}
 
 
+def extra_judging(recs: list, plan) -> float:  # type: ignore[no-untyped-def,type-arg]
+    """What survivors spent on a judging session that is not one of their protocol sessions: one
+    cut short by a second look that kept the candidate, or a short one (``repeats: 1``, ``defer``)."""
+    from request_dse.evaluate.early_stop import reuses_first
+
+    reused = reuses_first(plan.study.measure)
+    return sum(r.timings.get("measure_first_s", 0.0) for r in recs
+               if r.status == "ok" and ("measure_second_look_s" in r.timings or not reused))
+
+
 def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignore[type-arg]
     """One early-stopping study and the same candidate sequence under the full protocol."""
     from request_dse.results import study_front
     from request_dse.search import load_existing, records
     from request_dse.study import load_plan
 
-    early = {"enabled": True, "first_runs": args.first_runs, "margin": args.margin}
+    early = {"enabled": True, "first_runs": args.first_runs, "margin": args.margin,
+             **({"defer": args.early_defer} if args.early_defer else {})}
     with tempdir() as tmp_name:
         tmp = keep or Path(tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
@@ -155,8 +166,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)
     t_full = sum(r.metrics.get("measure_time_s", 0.0) for r in full_recs)
     paired = sum(full[r.hash].metrics["measure_time_s"] - r.metrics["measure_time_s"] for r in stopped)
-    paired -= sum(r.timings.get("measure_first_s", 0.0) for r in recs
-                  if r.status == "ok" and "measure_second_look_s" in r.timings)
+    paired -= extra_judging(recs, plan)
     front_early, _, hv_early = study_front(plan, recs)
     front_full, _, hv_full = study_front(full_plan, full_recs)
     on_full = {r.hash for r in front_full}
@@ -165,8 +175,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
     if defer_recs:
         d_stopped = [r for r in defer_recs if r.status == "dominated_early"]
         d_paired = sum(full[r.hash].metrics["measure_time_s"] - r.metrics["measure_time_s"] for r in d_stopped)
-        d_paired -= sum(r.timings.get("measure_first_s", 0.0) for r in defer_recs
-                        if r.status == "ok" and "measure_second_look_s" in r.timings)
+        d_paired -= extra_judging(defer_recs, load_plan(defer_study))
         deferred = {"saved": d_paired / t_full if t_full else 0.0, "stopped": len(d_stopped),
                     "rejudged": sum(bool(r.info.get("early_stop", {}).get("deferred")) for r in d_stopped),
                     "wrong": [r for r in d_stopped if r.hash in on_full]}
@@ -188,6 +197,8 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--defer", type=int, default=0,
                         help="early_stop.defer: a survivor's other sessions wait for this many later trials")
+    parser.add_argument("--early-defer", type=int, default=0,
+                        help="the early-stopping study itself defers survivors (early_stop.defer)")
     parser.add_argument("--runs", type=int, default=1, help="studies one after another (the median is the figure)")
     parser.add_argument("--control", action="store_true",
                         help="replay under the full protocol twice: the noise floor of comparing Pareto sets")
@@ -225,7 +236,8 @@ def main() -> None:
         f"command: `{COMMAND}`" + (f" `--study {args.study}`" if args.study != "quickstart" else "")
         + (f" `--trials {args.trials}`" if args.trials else "") + (f" `--runs {args.runs}`" if args.runs > 1 else "")
         + (" `--control`" if args.control else "") + (" `--confirm`" if args.confirm else "")
-        + (f" `--defer {args.defer}`" if args.defer else ""),
+        + (f" `--defer {args.defer}`" if args.defer else "")
+        + (f" `--early-defer {args.early_defer}`" if args.early_defer else ""),
         "",
     ]
     if args.runs > 1:
@@ -248,7 +260,8 @@ def main() -> None:
         lines += ["", "The last run in detail:", ""]
     lines += [
         f"One `request-dse tune` of studies/{args.study}.yaml with `measure.early_stop: {{enabled: true, first_runs: "
-        f"{args.first_runs}, margin: {args.margin}}}` ({tune_wall:.0f} s); then the same candidates in the same "
+        f"{args.first_runs}, margin: {args.margin}"
+        + (f", defer: {args.early_defer}" if args.early_defer else "") + f"}}` ({tune_wall:.0f} s); then the same candidates in the same "
         f"order with the full protocol ({replay_wall:.0f} s).",
         "",
         "| | full protocol | early stopping |",

@@ -11,10 +11,11 @@ now beats stops there (``dominated_early``), its other sessions never run. When 
 over, or when the search has nothing else to measure, it runs them (:func:`resume_job`) and its
 result is the full protocol's, as if it had never waited (:mod:`request_dse.search.waiting`).
 
-Only a clear stop is made this way: one the judging session's second look would doubt
-(:func:`request_dse.evaluate.second_look.doubtful`) runs the rest of its protocol instead, since
-the session that would have to confirm it is gone. The sampler does not hear of a waiting
-candidate until it is told its result, so a long wait delays what the sampler learns.
+Only a clear stop is made while it waits: one the judging session's second look would doubt
+(:func:`request_dse.evaluate.second_look.doubtful`) is judged again when the survivor resumes,
+against the front of that moment, and takes that second look then. The default sampler learns
+from a waiting survivor's judging estimate at once (the trial's ``estimate`` user attribute);
+Optuna's own samplers hear of it only when it is told its result.
 """
 
 from __future__ import annotations
@@ -42,18 +43,27 @@ def rejudge(result: TrialResult, front: early_stop.FrontSnapshot, early: EarlySt
     """The ``dominated_early`` result of a waiting survivor that ``front`` now clearly beats, or None."""
     resume = result.resume
     estimate = dataclasses.replace(result, status="ok", resume=None)
-    stopped = early_stop.stop(estimate, resume.first, front, early.margin)
-    if stopped is None or second_look.doubtful(estimate, resume.first, front, early.margin, early.confirm_within):
+    judging = early_stop.steady(resume.first, front)  # its runs at the host's fast speed, as first judged
+    stopped = early_stop.stop(estimate, judging, front, early.margin)
+    if stopped is None or second_look.doubtful(estimate, judging, front, early.margin, early.confirm_within):
         return None
+    return judged_again(stopped)
+
+
+def judged_again(stopped: TrialResult) -> TrialResult:
+    """A waiting survivor's stop (while it waited, or when resumed), saying so."""
     info = {**stopped.info, "early_stop": {**stopped.info.get("early_stop", {}), "deferred": True}}
     return dataclasses.replace(stopped, error=f"{stopped.error}; judged again while its other sessions waited",
                                info=info)
 
 
-def resume_job(job: TrialJob, result: TrialResult) -> TrialJob:
-    """The job that runs a waiting survivor's other sessions on its built artifact."""
+def resume_job(job: TrialJob, result: TrialResult, front: early_stop.FrontSnapshot | None = None) -> TrialJob:
+    """The job that runs a waiting survivor's other sessions on its built artifact, judged first
+    against ``front`` (the front when it resumes): a stop there that the waiting room left alone as
+    doubtful takes the second look a judging session's doubtful stop takes (:mod:`.second_look`)."""
     resume = dataclasses.replace(result.resume, timings=dict(result.timings))
-    return dataclasses.replace(job, reuse=resume.build, resume=resume, defer=False)
+    return dataclasses.replace(job, reuse=resume.build, resume=resume, defer=False,
+                               front=front if front is not None else job.front)
 
 
 def point(result: TrialResult, metrics: tuple[str, ...], directions: tuple[str, ...]) -> tuple[float, ...]:

@@ -63,6 +63,8 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     timings["measure"] = time.perf_counter() - t1
     timings["measure_end"] = time.time()
     if ended is not None:
+        if job.resume is not None and ended.status == early_stop.STATUS:
+            ended = deferral.judged_again(ended)
         info = {**ended.info, "host_probe_ns": round(probe)} if probe else ended.info
         return recorded(job, build, dataclasses.replace(ended, timings=dict(timings), info=info))
     if measured.status != "ok":
@@ -101,32 +103,35 @@ def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
              timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None, np.ndarray | None]:
     """The measurement protocol. With early stopping, a scored judging session first (the protocol's
-    first session, which its judge may end after a few runs, or a short one when it has only one):
+    first session, which its judge may end after a few runs, or a short one: :func:`.early_stop.reuses_first`):
     a candidate the job's front snapshot beats by more than the noise (or that gives a wrong
     answer) ends there, after a second session where the stop is doubtful (:mod:`.second_look`);
     a survivor comes back ``deferred`` when the job says so, and runs the rest when resumed
-    (:mod:`.deferral`).
+    (:mod:`.deferral`), judged once more against the front of that moment.
     Also returns a survivor's judging session's samples, when it had a judge (for its bias)."""
     measure_log = job.trial_dir / "measure.log"
-    if job.resume is not None:  # a deferred survivor: the sessions after its judging session
-        rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
-        return early_stop.combine(job.resume.first, rest, early_stop.reuses_first(request.protocol)), None, \
-            job.resume.judged
-    if not early_stop.wanted(job.front, request.protocol):
-        return runtime.measure(target, request, measure_log), None, None
+    reused = early_stop.reuses_first(request.protocol)
     front = job.front
+    if job.resume is not None:  # a deferred survivor: its judging session is done
+        first, judged = job.resume.first, job.resume.judged
+        if front is None:
+            return early_stop.combine(first, runtime.measure(target, early_stop.rest_request(request), measure_log),
+                                      reused), None, judged
+    elif not early_stop.wanted(front, request.protocol):
+        return runtime.measure(target, request, measure_log), None, None
+    else:
+        judge = session_judge(request, build, front)
+        first = runtime.measure(target, early_stop.short_request(request, judge), measure_log)
+        timings["measure_first_s"] = first.wall_s  # the judging session's part of measure_time_s
+        if first.status != "ok":
+            return first, None, None
+        judged = first.sessions[0].samples_ns if judge is not None else None
     assert front is not None  # wanted() says so
-    judge = session_judge(request, build, front) if early_stop.reuses_first(request.protocol) else None
-    first = runtime.measure(target, early_stop.short_request(request, judge), measure_log)
-    timings["measure_first_s"] = first.wall_s  # the short session's part of measure_time_s
-    if first.status != "ok":
-        return first, None, None
     judging = early_stop.steady(first, front)  # its runs at the host's fast speed, as its judge read them
     estimate = score(job, build, judging, timings, log)
     if estimate.status != "ok":
         return first, estimate, None
     margin, within = request.protocol.early_stop.margin, request.protocol.early_stop.confirm_within
-    judged = judging.sessions[0].samples_ns if judge is not None else None
     stopped = early_stop.stop(estimate, judging, front, margin)
     if stopped is not None and not second_look.doubtful(estimate, judging, front, margin, within):
         return first, stopped, None
@@ -134,7 +139,7 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         return first, deferral.deferred(estimate, build, first, judged), None
     if stopped is None:
         rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
-        return early_stop.combine(first, rest, early_stop.reuses_first(request.protocol)), None, judged
+        return early_stop.combine(first, rest, reused), None, judged
     judge = session_judge(request, build, front, second_look.exact(estimate))
     second_request = early_stop.unscored(request, 1, judge)
     if second_look.rescore(first):
@@ -143,16 +148,19 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     timings["measure_second_look_s"] = second.wall_s
     if second.status != "ok":
         return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), None, None
-    both = early_stop.combine(first, second, reused=False)  # the second session, with the scored outputs
-    steady = early_stop.steady(both, front)
+    alone = early_stop.combine(first, second, reused=False)  # the second session, with the scored outputs
+    steady = early_stop.steady(alone, front)
     again = early_stop.stop(score(job, build, steady, timings, log), steady, front, margin)
     if again is not None:
-        return both, second_look.confirmed(again), None
-    sessions = request.protocol.repeats - 1   # the second session was a whole one: it counts
-    if sessions == 0:
-        return both, None, judged
+        return alone, second_look.confirmed(again), None
+    # the second session was a whole one: it counts, and so does a judging session its judge did not cut
+    whole = reused and first.sessions[0].judged is None
+    measured = early_stop.combine(first, second, reused=True) if whole else alone
+    sessions = request.protocol.repeats - len(measured.sessions)
+    if sessions <= 0:
+        return measured, None, judged
     rest = runtime.measure(target, early_stop.unscored(request, sessions), measure_log)
-    return early_stop.combine(both, rest, reused=True), None, judged
+    return early_stop.combine(measured, rest, reused=True), None, judged
 
 
 def _explain(error: str, build: BuildResult) -> str:

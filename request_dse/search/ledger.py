@@ -17,7 +17,18 @@ from request_dse.results import DOMINATED_EARLY, TrialRecord, TrialResult
 from request_dse.search._base import Counters
 from request_dse.search._optuna import batched
 from request_dse.search.index import TrialIndex
-from request_dse.search.storage import CACHED, DUPLICATE_OF, ERROR, INFO, METRICS, PATHS, SKIP, STATUS, TIMINGS
+from request_dse.search.storage import (
+    CACHED,
+    DUPLICATE_OF,
+    ERROR,
+    ESTIMATE,
+    INFO,
+    METRICS,
+    PATHS,
+    SKIP,
+    STATUS,
+    TIMINGS,
+)
 from request_dse.space import Candidate
 from request_dse.study import Plan
 
@@ -87,6 +98,13 @@ class Ledger:
             constraints=constraints)
         self.notify(rec)
         return rec
+
+    def waiting(self, trial: Any, result: TrialResult) -> None:
+        """Note a survivor whose other sessions wait: its trial stays running, with its judging
+        estimate's objective values (``estimate``) for the sampler to learn from meanwhile."""
+        values = self.objective_values(dict(result.metrics))
+        if values is not None:
+            trial.set_user_attr(ESTIMATE, values)
 
     def duplicate(self, trial: Any, original: TrialRecord) -> None:
         """Tell a proposal of an already measured candidate its original's outcome (not counted)."""

@@ -244,6 +244,7 @@ class Search(SearchState):
         if result.status == DEFERRED and self._waiting is not None:  # it waits, still in flight
             self._in_flight[job.candidate.hash] = (trial, job)
             self._waiting.add(trial, job, result)
+            self.ledger.waiting(trial, result)
         else:
             self._tell(trial, job, result)
         if self._waiting is not None:
@@ -257,7 +258,8 @@ class Search(SearchState):
         left to measure); True when one was."""
         resumed = False
         while self._waiting is not None and self.executor.in_flight < self.executor.capacity:
-            due = self._waiting.next(everything=everything)
+            room, front = self._waiting, self._front
+            due = room.next(everything=everything, front=lambda key: front.snapshot(room.points(key)))  # type: ignore[union-attr]
             if due is None:
                 break
             trial, job = due

@@ -27,6 +27,9 @@ from request_dse.study import Plan
 STATUS, METRICS, ERROR, HASH, SKIP, DUPLICATE_OF, CACHED, OWNER, PATHS, INFO, TIMINGS, REQUEUED = (
     "status", "metrics", "error", "hash", "skip", "duplicate_of", "cached", "owner", "paths", "info", "timings",
     "requeued_from")
+#: A running trial's judging estimate while its other sessions wait (``early_stop.defer``): its
+#: objective values, in the study's order, which the default sampler learns from at once.
+ESTIMATE = "estimate"
 
 
 def quiet_optuna() -> None:

@@ -70,11 +70,12 @@ class WaitingRoom:
         self.stopped += len(out)
         return out
 
-    def next(self, *, everything: bool) -> tuple[Any, TrialJob] | None:
+    def next(self, *, everything: bool, front: Callable[[str], FrontSnapshot] | None = None) -> tuple[Any, TrialJob] | None:
         """The next survivor to resume, as its trial and the job that runs its other sessions: the
         oldest of those whose wait is over, or, when ``everything`` is to be resumed, the oldest of
         all -- but never one whose judging figures another waiting or resuming survivor's dominate:
-        that one's result may stop it. None when none is due."""
+        that one's result may stop it. None when none is due. ``front(hash)``: the front the resumed
+        survivor is judged against once more (without its own figures)."""
         points = {k: point(w.result, self.metrics, self.directions) for k, w in self._waiting.items()}
         ahead = [*points.values(), *self._resuming.values()]
 
@@ -90,7 +91,7 @@ class WaitingRoom:
         key = chosen.job.candidate.hash
         del self._waiting[key]
         self._resuming[key] = points[key]
-        return chosen.trial, resume_job(chosen.job, chosen.result)
+        return chosen.trial, resume_job(chosen.job, chosen.result, front(key) if front is not None else None)
 
     def abandon(self) -> list[tuple[Any, TrialJob]]:
         """Every waiting survivor, as its trial and job, waiting no longer (the search is stopping)."""

@@ -75,7 +75,9 @@ def load_and_score(request: SessionRequest) -> Loaded:
 def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, float | None, str | None]:
     """The request-dse protocol on one batch: its samples (ns), the energy per batch where read, and
     why the request's judge ended the runs early, if it did: it looks once ``first_runs`` runs and
-    ``first_time_s`` of run time are timed, then at every doubling of the runs (:func:`.judge_looks`).
+    ``first_time_s`` of run time are timed, then at every doubling of the runs (:func:`.judge_looks`),
+    and a session with a judge ends no sooner than one run after its first look (a short judging
+    session's ``min_runs`` and ``min_time_s`` are the look's own).
     A judging session warms up for ``first_time_s`` more after its ``warmup_runs``: its scoring comes
     at the first look, not before the runs, so nothing else has warmed the model, and a model that
     runs in microseconds was seen 1.4 to 2.7 times slower over its first few milliseconds of runs.
@@ -100,6 +102,7 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
     clock, run = time.perf_counter_ns, session.run
     judge, judged = request.judge, None
     look = judge.first_runs if judge is not None else 0
+    first_look = look if judge is not None else -1  # ``look`` moves on at each look
     first_ns = judge.first_time_s * 1e9 if judge is not None else 0.0
     timed = 0
     probes: list[int] = []
@@ -120,7 +123,9 @@ def time_runs(loaded: Loaded, request: SessionRequest) -> tuple[np.ndarray, floa
         since += end - t
         elapsed = end - loop_start
         n = len(samples)
-        if (n >= protocol.min_runs and elapsed >= min_ns) or n >= protocol.max_runs or elapsed >= max_ns:
+        if n >= protocol.max_runs or elapsed >= max_ns:
+            break
+        if n >= protocol.min_runs and elapsed >= min_ns and look != first_look:  # a judge looks once, at least
             break
         if judge is not None and n >= look and timed >= first_ns:  # between timed runs: the look is not timed
             if loaded.pending:  # the held-out split, scored now, judged as it goes; not run time

@@ -97,3 +97,31 @@ def test_spaces_too_large_to_enumerate_fall_back_to_nsga2(monkeypatch: pytest.Mo
     assert isinstance(make_sampler(SamplerConfig("default", 0), 10, plan), sd.SpaceAwareSampler)
     monkeypatch.setattr(sd, "MAX_CANDIDATES", 100)
     assert isinstance(make_sampler(SamplerConfig("default", 0), 10, plan), optuna.samplers.NSGAIISampler)
+
+
+def test_default_learns_from_a_waiting_survivors_estimate() -> None:
+    """A survivor whose other sessions wait (``early_stop.defer``) stays a running trial with its
+    judging estimate as the ``estimate`` user attribute: the default sampler counts it as observed,
+    with those values, as soon as it is there (and a running trial without one as taken only)."""
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from request_dse.search.storage import ESTIMATE
+
+    s = search("default", 0, 3)
+    sampler = s.study.sampler
+    before, _, _, _ = sampler._observed(s.study)
+    candidate = next(c for c in s.plan.space.enumerate() if c.hash not in {r.hash for r in measured(s)})
+    at = sampler.index[candidate.hash]
+    distributions = {k: CategoricalDistribution([v]) for k, v in candidate.params.items()}
+    for attrs in ({}, {ESTIMATE: [0.9, 0.05]}):
+        s.study.add_trial(create_trial(state=TrialState.RUNNING, params=dict(candidate.params),
+                                       distributions=distributions, user_attrs=attrs))
+        idx, y, feasible, taken = sampler._observed(s.study)
+        assert at in taken
+        if not attrs:
+            assert len(idx) == len(before)
+    assert len(idx) == len(before) + 1 and idx[-1] == at
+    directions = [o.direction for o in s.plan.study.objectives]
+    assert list(y[-1]) == [-v if d == "maximize" else v for v, d in zip([0.9, 0.05], directions, strict=True)]
+    assert feasible[-1]

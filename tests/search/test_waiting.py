@@ -86,20 +86,24 @@ def test_a_waiting_survivor_is_judged_against_the_others_but_not_itself() -> Non
     assert [w.trial.number for w, _ in room.rejudge(front)] == [2] and len(room) == 2
 
 
-@pytest.mark.parametrize("defer", [0, 4])
-def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write_study, defer: int) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("defer", "doubtful"), [(0, False), (4, False), (4, True)])
+def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write_study, defer: int,  # type: ignore[no-untyped-def]
+                                                                           doubtful: bool) -> None:
     """A build whose every call takes 0.5 ms is judged first, against a front with nothing on it yet,
     and survives; then the same model at its own speed (tens of microseconds). Without ``defer`` the
     slow one runs its whole protocol. With it, its second session waits; the fast one comes back,
     joins the front, and the slow one is judged again and stopped: its second session never runs.
-    Both studies' fast candidate gets the full protocol's two sessions."""
+    Where every stop is doubtful (``confirm_within`` of 1000), the waiting room leaves it, and when it
+    resumes it is judged against the front of that moment and takes a second look, which confirms
+    the stop. Both studies' fast candidate gets the full protocol's two sessions."""
     from request_dse.search import records
     from tests.conftest import run_in_order
 
     space = {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25], "model.resolution": [8],
                             "model.precision": ["fp32"]}}
-    early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0, "defer": defer}
-    path = write_study(f"defer-{defer}", space=space, executor="local", budget={"trials": 2},
+    early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0, "defer": defer,
+             **({"confirm_within": 1000.0} if doubtful else {})}
+    path = write_study(f"defer-{defer}-{doubtful}", space=space, executor="local", budget={"trials": 2},
                        frameworks={"faults": {"fault": ["steady", "none"], "stage": ["measure"]}},
                        constraints=["accuracy_top1 >= 0.5"],  # a judge from the first candidate on
                        measure={"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0,
@@ -116,8 +120,14 @@ def test_a_slow_survivor_waits_and_a_faster_model_of_its_accuracy_stops_it(write
         return
     assert slow.status == "dominated_early", slow.error
     assert slow.info["early_stop"]["deferred"] is True and f"trial {fast.number}" in slow.error
-    assert slow.metrics["measure_time_s"] == pytest.approx(slow.timings["measure_first_s"])  # one session only
-    assert "measure_second_look_s" not in slow.timings
+    if not doubtful:
+        assert slow.metrics["measure_time_s"] == pytest.approx(slow.timings["measure_first_s"])  # one session only
+        assert "measure_second_look_s" not in slow.timings
+        return
+    assert "measure_resume" in slow.timings and slow.info["early_stop"]["confirmed"] is True
+    assert "a second session confirmed it" in slow.error
+    assert slow.metrics["measure_time_s"] == pytest.approx(slow.timings["measure_first_s"]
+                                                           + slow.timings["measure_second_look_s"])
 
 
 def test_a_search_stopped_while_survivors_wait_ends_them_interrupted_and_the_next_run_measures_them(write_study) -> None:  # type: ignore[no-untyped-def]
@@ -156,3 +166,32 @@ def test_a_search_stopped_while_survivors_wait_ends_them_interrupted_and_the_nex
         runner.shutdown()
     done = {r.hash for r in records(again.study) if r.measured and r.status in ("ok", "dominated_early")}
     assert {r.hash for r in first} <= done
+
+
+def test_a_survivor_judged_in_a_slow_mode_session_is_kept_by_a_second_look_when_it_resumes(write_study) -> None:  # type: ignore[no-untyped-def]
+    """Two builds of one model whose runs take a steady 0.5 ms, the first one judged in a process that
+    runs every call twice as long (``slow_mode``); both survive an empty front and wait. The steady
+    one resumes first (the other's judging figures are behind its own), joins the front, and the
+    slow one, judged against it when it resumes, takes a second look: in a fresh process it runs at
+    0.5 ms and is kept. Its judging session ran to its end, so with the second look it has the
+    protocol's two sessions and runs no third."""
+    from request_dse.search import records
+    from tests.conftest import run_in_order
+
+    space = {"dimensions": {"model.family": ["mobilenet"], "model.width": [0.25], "model.resolution": [8],
+                            "model.precision": ["fp32"]}}
+    early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0, "defer": 4, "confirm_within": 1000.0}
+    path = write_study("defer-second-look", space=space, executor="local", budget={"trials": 2},
+                       frameworks={"faults": {"fault": ["steady", "slow_mode"], "stage": ["measure"]}},
+                       constraints=["accuracy_top1 >= 0.5"],
+                       measure={"warmup_runs": 5, "min_runs": 64, "min_time_s": 0.05, "max_time_s": 1.0,
+                                "repeats": 2, "timeout_s": 60, "max_extra_sessions": 0, "early_stop": early})
+    search = run_in_order(path, lambda c: c["faults.fault"] != "slow_mode")
+    slow, steady = sorted((r for r in records(search.study) if r.measured), key=lambda r: r.number)
+    assert slow.params["faults.fault"] == "slow_mode" and steady.status == "ok"
+    assert slow.status == "ok", slow.error
+    assert "measure_resume" in slow.timings and "measure_second_look_s" in slow.timings
+    assert steady.timings["measure_resume"] < slow.timings["measure_resume"]
+    assert slow.metrics["measure_time_s"] == pytest.approx(slow.timings["measure_first_s"]
+                                                           + slow.timings["measure_second_look_s"])
+    assert slow.metrics["samples"] >= 2 * 64

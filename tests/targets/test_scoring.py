@@ -159,9 +159,11 @@ def test_a_session_scores_at_its_judges_first_look_and_scoring_is_not_run_time()
 
 
 def test_a_session_whose_runs_end_before_the_first_look_still_scores_every_row() -> None:
+    """A session with a judge runs until its first look, unless it reaches ``max_runs`` first."""
     x, labels, logits = split([4])
     judge = BoundJudge(labels, at_most=1.0, first_runs=1000)   # would stop at once, but never looks
     state = loaded(x, LookupSession(logits))
-    _, _, judged = time_runs(state, request(judge, min_runs=8))
+    samples, _, judged = time_runs(state, request(judge, min_runs=8, max_runs=8))
+    assert len(samples) == 8
     assert judged is None and judge.looks == [] and state.scored is None
     assert np.array_equal(state.top5, top_classes(logits))

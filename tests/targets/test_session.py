@@ -114,6 +114,16 @@ def test_a_judging_session_warms_up_for_first_time_s_before_its_timed_runs(judge
     assert model.starts[untimed] - model.starts[2] >= 0.005e9
 
 
+@pytest.mark.parametrize("stop_at_look", [0, 1])
+def test_a_short_judging_session_runs_until_its_judge_has_looked(stop_at_look: int) -> None:
+    """A short judging session (``min_runs`` 4, its judge's first look after 16 runs) ends at that
+    look when the judge stops the candidate, else one run after it, never before it."""
+    judge = RecordingJudge(16, 0.0, stop_at_look=stop_at_look)
+    samples, judged = session(50, judge, min_runs=4)
+    assert judge.looks == [16]
+    assert (judged, len(samples)) == (("beaten", 16) if stop_at_look else (None, 17))
+
+
 def test_a_judgement_ends_the_session_at_that_look() -> None:
     judge = RecordingJudge(4, 0.0, stop_at_look=2)
     samples, judged = session(50, judge)

@@ -43,7 +43,7 @@ from optuna.samplers import BaseSampler
 
 from request_dse.results import front, read_table
 from request_dse.search.samplers._model import Features, HypervolumeModel
-from request_dse.search.storage import SKIP, STATUS
+from request_dse.search.storage import ESTIMATE, SKIP, STATUS
 from request_dse.space import Candidate, SearchSpace
 
 #: Largest space the sampler enumerates; larger ones use NSGA-II.
@@ -142,7 +142,8 @@ class SpaceAwareSampler(BaseSampler):
         return out
 
     def _observed(self, study: Any) -> tuple[list[int], np.ndarray, np.ndarray, set[int]]:
-        """Measured candidates (index, objective values minimized, feasible) and taken indices;
+        """Measured candidates (index, objective values minimized, feasible), survivors waiting with a
+        judging estimate among them (``early_stop.defer``), and taken indices;
         candidates whose measurement failed (a build error, a wrong answer) go to ``self.failed``."""
         from optuna.trial import TrialState
 
@@ -169,10 +170,13 @@ class SpaceAwareSampler(BaseSampler):
             if i < 0:
                 continue
             taken.add(i)
-            if t.state == TrialState.COMPLETE and t.values is not None and i not in seen:
+            told = t.values if t.state == TrialState.COMPLETE else None
+            waiting = t.user_attrs.get(ESTIMATE) if t.state == TrialState.RUNNING else None  # early_stop.defer
+            if (told is not None or waiting is not None) and i not in seen:
                 seen.add(i)
                 idx.append(i)
-                values.append([(-v if d == "maximize" else v) for v, d in zip(t.values, self.directions, strict=True)])
+                values.append([(-v if d == "maximize" else v)
+                               for v, d in zip(told or waiting, self.directions, strict=True)])
                 cons = t.constraints or {}
                 feasible.append(all(c <= 0 for c in (cons.values() if isinstance(cons, dict) else cons)))
             elif t.state == TrialState.FAIL and t.user_attrs.get(SKIP) is None \
