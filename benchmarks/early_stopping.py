@@ -27,6 +27,9 @@ host; those are listed too, with both figures.
 (survivors whose other sessions wait, judged again as the front improves), against the same full
 replay: what deferring adds, on the same candidates.
 
+``--early-defer N`` runs step 1 itself with ``early_stop.defer: N``: the search then picks the
+candidates with deferral on (the default sampler learning from waiting survivors' estimates).
+
 ``--control`` replays the sequence under the full protocol a second time: how often two full
 measurements of the same candidates give different Pareto sets is the floor of what any
 comparison with one full replay can show. A stopped candidate on both full fronts is stopped
@@ -157,6 +160,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
             defer_study = write_study(tmp, args.study, {**early, "defer": args.defer}, len(recs), "-defer",
                                       {"name": "random", "seed": 0})
             defer_recs = replay(defer_study, [dict(r.params) for r in recs])
+            defer_plan = load_plan(defer_study)
         confirmed_sets = None
         if args.confirm:
             confirmed_sets = {"early": confirmed(study), "full": confirmed(full_study),
@@ -175,7 +179,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
     if defer_recs:
         d_stopped = [r for r in defer_recs if r.status == "dominated_early"]
         d_paired = sum(full[r.hash].metrics["measure_time_s"] - r.metrics["measure_time_s"] for r in d_stopped)
-        d_paired -= extra_judging(defer_recs, load_plan(defer_study))
+        d_paired -= extra_judging(defer_recs, defer_plan)
         deferred = {"saved": d_paired / t_full if t_full else 0.0, "stopped": len(d_stopped),
                     "rejudged": sum(bool(r.info.get("early_stop", {}).get("deferred")) for r in d_stopped),
                     "wrong": [r for r in d_stopped if r.hash in on_full]}
