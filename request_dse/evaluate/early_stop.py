@@ -221,10 +221,9 @@ def reuses_first(protocol: Any) -> bool:
 
 
 def short_request(request: Any, judge: Any = None) -> Any:
-    """The judging session, scored, with ``judge`` in it (which may end it after a few runs:
-    :mod:`.judge`): the full protocol's first session when it reuses it (:func:`reuses_first`),
-    else a short one that ends one run after the judge's first look (``first_runs`` timed runs and
-    ``first_time_s``)."""
+    """The judging session, scored, with ``judge`` in it (which may end it after a few runs): the
+    protocol's first session (:func:`reuses_first`), else a short one that ends one run after the
+    judge's first look (``first_runs`` timed runs and ``first_time_s``)."""
     protocol = dataclasses.replace(request.protocol, repeats=1)
     if not reuses_first(request.protocol):
         early = request.protocol.early_stop
