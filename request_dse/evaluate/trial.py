@@ -125,9 +125,10 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         timings["measure_first_s"] = first.wall_s  # the judging session's part of measure_time_s
         if first.status != "ok":
             return first, None, None
-        judged = first.sessions[0].samples_ns if judge is not None else None
     assert front is not None  # wanted() says so
     judging = early_stop.steady(first, front)  # its runs at the host's fast speed, as its judge read them
+    if job.resume is None:
+        judged = judging.sessions[0].samples_ns if judge is not None else None
     estimate = score(job, build, judging, timings, log)
     if estimate.status != "ok":
         return first, estimate, None
