@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from request_dse.backends import BuildResult
 from request_dse.evaluate import deferral, early_stop, second_look
 from request_dse.evaluate._base import Runtime, TrialJob
+from request_dse.evaluate.early_stop import FrontSnapshot
 from request_dse.evaluate.environment import recorded
 from request_dse.evaluate.judge import judge_bias, judge_rise, session_judge
 from request_dse.evaluate.repeatability import settle
@@ -28,10 +30,12 @@ from request_dse.results import TrialResult
 from request_dse.targets import MeasureResult, SessionRequest, Target, make_target
 
 
-def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
+def run_trial(job: TrialJob, runtime: Runtime, newest: Callable[[], FrontSnapshot | None] | None = None) -> TrialResult:
     """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
     (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds, and
-    ``measure_resume`` when a deferred survivor's other sessions began) and length."""
+    ``measure_resume`` when a deferred survivor's other sessions began) and length.
+    ``newest``: the newest front the search knows (early stopping), read when the judging session
+    starts; without it, or where it gives None, the job's own snapshot (the front when it was made)."""
     target = make_target(job.target)
     if target.replays:  # recorded results: nothing to build or measure
         return replay(target, job.candidate)
@@ -55,6 +59,8 @@ def run_trial(job: TrialJob, runtime: Runtime) -> TrialResult:
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
     t1 = time.perf_counter() - timings.get("measure", 0.0)  # a deferred survivor's judging session counts
     timings.setdefault("measure_start", time.time())
+    if job.front is not None and job.resume is None and newest is not None:  # results that came in since
+        job = dataclasses.replace(job, front=newest() or job.front)
     measured, ended, judged = _measure(job, build, runtime, target, request, timings, log)
     probe = early_stop.fastest_probe(measured)  # the host's fast speed, as far as this trial saw it
     report = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from request_dse.evaluate import TrialJob, run_trial
@@ -30,6 +31,10 @@ class ThreadedExecutor(Executor):
         self._done: queue.Queue[tuple[TrialJob, TrialResult]] = queue.Queue()
         self._threads: dict[int, tuple[TrialJob, threading.Thread]] = {}
         self._lock = threading.Lock()
+        self._newest: Callable[[], Any] | None = None
+
+    def follow_front(self, newest: Callable[[], Any]) -> None:
+        self._newest = newest  # read from the trials' threads: it must return a frozen snapshot
 
     @property
     def capacity(self) -> int:
@@ -48,7 +53,7 @@ class ThreadedExecutor(Executor):
 
     def _trial(self, job: TrialJob) -> TrialResult:
         """Run one trial (in its thread); the default runs it with this executor's runtime."""
-        return run_trial(job, self.runtime)
+        return run_trial(job, self.runtime, self._newest)
 
     def _run(self, job: TrialJob) -> None:
         try:

@@ -57,6 +57,8 @@ class Search(SearchState):
         early = plan.study.measure.early_stop
         if early.enabled and early.defer > 0:
             self._waiting = WaitingRoom(early, self._front.names, self._front.directions)
+        if early.enabled:  # a trial's judging session reads the newest front when it starts
+            self.executor.follow_front(lambda: self._newest_front)
         self._index.refresh()
         return study
 
@@ -208,9 +210,8 @@ class Search(SearchState):
                 return True
         job = make_job(self.plan, trial.number, candidate)
         if self.plan.study.measure.early_stop.enabled:
-            waiting = self._waiting.points() if self._waiting is not None else ()
-            job = dataclasses.replace(job, front=self._front.snapshot(waiting),  # type: ignore[union-attr]
-                                      defer=self._waiting is not None)
+            self._newest_front = self.snapshot()
+            job = dataclasses.replace(job, front=self._newest_front, defer=self._waiting is not None)
         self._in_flight[candidate.hash] = (trial, job)
         self.executor.submit(job)
         return True
@@ -248,18 +249,18 @@ class Search(SearchState):
         else:
             self._tell(trial, job, result)
         if self._waiting is not None:
-            room, front = self._waiting, self._front
-            for waiting, stopped in room.rejudge(lambda key: front.snapshot(room.points(key))):  # type: ignore[union-attr]
+            for waiting, stopped in self._waiting.rejudge(self.snapshot):
                 self._in_flight.pop(waiting.job.candidate.hash, None)
                 self._tell(waiting.trial, waiting.job, stopped)
+        if self._newest_front is not None:  # what trials judged from now on are judged against
+            self._newest_front = self.snapshot()
 
     def _resume(self, *, everything: bool) -> bool:
         """Resume waiting survivors that are due (``everything``: the next one, when nothing else is
         left to measure); True when one was."""
         resumed = False
         while self._waiting is not None and self.executor.in_flight < self.executor.capacity:
-            room, front = self._waiting, self._front
-            due = room.next(everything=everything, front=lambda key: front.snapshot(room.points(key)))  # type: ignore[union-attr]
+            due = self._waiting.next(everything=everything, front=self.snapshot)
             if due is None:
                 break
             trial, job = due

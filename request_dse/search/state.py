@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from request_dse.evaluate import TrialJob
+from request_dse.evaluate import FrontSnapshot, TrialJob
 from request_dse.execute import Executor
 from request_dse.results import ResultsCache, TrialRecord
 from request_dse.search._base import Counters, Observer
@@ -43,6 +43,7 @@ class SearchState:
     _held: dict[str, list[tuple[Any, Candidate]]] = field(default_factory=dict)
     _budget_full: bool = False  # the claims say others took the rest of the budget: wait for a change
     _waiting: WaitingRoom | None = None  # survivors whose other sessions wait (early_stop.defer)
+    _newest_front: FrontSnapshot | None = None  # early stopping: the front as of the last result (read by trial threads)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -100,6 +101,12 @@ class SearchState:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def snapshot(self, exclude: str = "") -> FrontSnapshot:
+        """The front a trial is judged against (early stopping), the waiting survivors on it but
+        ``exclude`` (a candidate's hash)."""
+        waiting = self._waiting.points(exclude) if self._waiting is not None else ()
+        return self._front.snapshot(waiting)  # type: ignore[union-attr]
 
     def front(self) -> tuple[list[TrialRecord], list[float], float]:
         """The Pareto front (``ok`` trials), the reference point and the hypervolume."""

@@ -284,3 +284,45 @@ def test_the_judge_reads_a_slow_spell_at_the_hosts_fast_speed(tmp_path: Path) ->
     assert judge(slow, whole, probes_ns=spell) is None       # at the fast speed: the front's figure
     fast_host = np.full(256, 5_000, dtype=np.int64)
     assert judge(slow, whole, probes_ns=fast_host) is not None
+
+
+@pytest.mark.parametrize("newest", [False, True])
+def test_a_judging_session_reads_the_newest_front_when_it_starts(write_study, newest: bool) -> None:  # type: ignore[no-untyped-def]
+    """A job made while the front was still empty (a constraint only) survives its judging session.
+    Given the newest front when its judging session starts (the search learnt, while the job was
+    built, of a point as accurate and 1,000 times faster), the same job stops there. A search with
+    early stopping hands its executor the newest front after every result."""
+    import dataclasses
+
+    from request_dse.evaluate import make_job, run_trial
+    from request_dse.execute import make_executor
+    from request_dse.search import Search, records
+    from request_dse.study import load_plan
+
+    early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0}
+    path = write_study(f"newest-{newest}", executor="inline", budget={"trials": 1}, constraints=["accuracy_top1 >= 0.5"],
+                       measure={"warmup_runs": 2, "min_runs": 32, "min_time_s": 0.0, "repeats": 2, "timeout_s": 60,
+                                "early_stop": early})
+    plan = load_plan(path)
+    names, directions = plan.study.metric_names, [o.direction for o in plan.study.objectives]
+    empty = snapshot(names, directions, [], plan.study.constraints)
+    faster = snapshot(names, directions, [(99, [1.0, 1e-4])], plan.study.constraints)
+    executor = make_executor(plan)
+    try:
+        job = dataclasses.replace(make_job(plan, 0, next(iter(plan.space.enumerate()))), front=empty)
+        result = run_trial(job, executor.runtime, (lambda: faster) if newest else None)
+    finally:
+        executor.shutdown()
+    if not newest:
+        assert result.status == "ok", result.error
+        return
+    assert result.status == "dominated_early" and "dominated by trial 99" in result.error
+    executor = make_executor(plan)
+    try:
+        search = Search(plan, executor)
+        search.run()
+        seen = executor._newest()
+    finally:
+        executor.shutdown()
+    ok = [r.number for r in records(search.study) if r.status == "ok"]
+    assert ok and [p.number for p in seen.points] == ok
