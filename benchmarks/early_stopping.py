@@ -113,14 +113,11 @@ def confirmed(study: Path) -> set[str]:
     return {p.record.hash for p in outcome.front}
 
 
-def extra_judging(recs: list, plan) -> float:  # type: ignore[no-untyped-def,type-arg]
-    """What survivors spent on a judging session that is not one of their protocol sessions: one
-    cut short by a second look that kept the candidate, or a short one (``repeats: 1``, ``defer``)."""
-    from request_dse.evaluate.early_stop import reuses_first
-
-    reused = reuses_first(plan.study.measure)
-    return sum(r.timings.get("measure_first_s", 0.0) for r in recs
-               if r.status == "ok" and ("measure_second_look_s" in r.timings or not reused))
+def extra_judging(recs: list) -> float:  # type: ignore[type-arg]
+    """What survivors spent on a judging session whose runs are not among their protocol sessions
+    (``timings.measure_unused_s``: one cut short by its judge before a second look kept the
+    candidate, or a short one)."""
+    return sum(r.timings.get("measure_unused_s", 0.0) for r in recs if r.status == "ok")
 
 
 def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignore[type-arg]
@@ -160,7 +157,6 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
             defer_study = write_study(tmp, args.study, {**early, "defer": args.defer}, len(recs), "-defer",
                                       {"name": "random", "seed": 0})
             defer_recs = replay(defer_study, [dict(r.params) for r in recs])
-            defer_plan = load_plan(defer_study)
         confirmed_sets = None
         if args.confirm:
             confirmed_sets = {"early": confirmed(study), "full": confirmed(full_study),
@@ -170,7 +166,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
     t_early = sum(r.metrics.get("measure_time_s", 0.0) for r in recs)
     t_full = sum(r.metrics.get("measure_time_s", 0.0) for r in full_recs)
     paired = sum(full[r.hash].metrics["measure_time_s"] - r.metrics["measure_time_s"] for r in stopped)
-    paired -= extra_judging(recs, plan)
+    paired -= extra_judging(recs)
     front_early, _, hv_early = study_front(plan, recs)
     front_full, _, hv_full = study_front(full_plan, full_recs)
     on_full = {r.hash for r in front_full}
@@ -179,7 +175,7 @@ def one_run(args: argparse.Namespace, keep: Path | None) -> dict:  # type: ignor
     if defer_recs:
         d_stopped = [r for r in defer_recs if r.status == "dominated_early"]
         d_paired = sum(full[r.hash].metrics["measure_time_s"] - r.metrics["measure_time_s"] for r in d_stopped)
-        d_paired -= extra_judging(defer_recs, defer_plan)
+        d_paired -= extra_judging(defer_recs)
         deferred = {"saved": d_paired / t_full if t_full else 0.0, "stopped": len(d_stopped),
                     "rejudged": sum(bool(r.info.get("early_stop", {}).get("deferred")) for r in d_stopped),
                     "wrong": [r for r in d_stopped if r.hash in on_full]}

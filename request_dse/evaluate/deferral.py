@@ -1,6 +1,6 @@
 """Deferred survivors (``measure.early_stop.defer``): a survivor's other sessions wait for a better front.
 
-A candidate is judged against the front the search knew when it handed the candidate out. The
+A candidate is judged against the front the search knows when its judging session starts. The
 first candidates of a study meet a young front, and a slow candidate judged just before a much
 faster one of the same accuracy survives its judging session and gets the whole protocol. With
 ``early_stop.defer: N``, a survivor of its judging session comes back ``deferred`` instead: its

@@ -146,6 +146,8 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         return first, deferral.deferred(estimate, build, first, judged), None
     if stopped is None:
         rest = runtime.measure(target, early_stop.rest_request(request), measure_log)
+        if not reused:  # a short judging session: its runs are not the protocol's
+            timings["measure_unused_s"] = first.wall_s
         return early_stop.combine(first, rest, reused), None, judged
     judge = session_judge(request, build, front, second_look.exact(estimate))
     second_request = early_stop.unscored(request, 1, judge)
@@ -163,6 +165,8 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
     # the second session was a whole one: it counts, and so does a judging session its judge did not cut
     whole = reused and first.sessions[0].judged is None
     measured = early_stop.combine(first, second, reused=True) if whole else alone
+    if not whole:
+        timings["measure_unused_s"] = first.wall_s  # the judging session's runs, set aside
     sessions = request.protocol.repeats - len(measured.sessions)
     if sessions <= 0:
         return measured, None, judged

@@ -79,6 +79,7 @@ def test_a_candidate_judged_in_a_slow_mode_session_is_kept_by_the_second_look(wr
         assert slow.metrics["accuracy_top1"] >= steady.metrics["accuracy_top1"]   # a bound on its accuracy
         return
     assert slow.status == "ok" and "measure_second_look_s" in slow.timings, slow.error
+    assert slow.timings["measure_unused_s"] == slow.timings["measure_first_s"]  # cut by its judge: set aside
     assert slow.metrics["latency_p90_ms"] < 1.25 * steady.metrics["latency_p90_ms"]
     assert slow.metrics["samples"] >= 2 * 64 and "accuracy_top1" in slow.metrics   # two whole sessions, scored
     assert slow.info["judge_bias"] > 0.6   # its judging session overstated it: later margins allow for that
