@@ -23,7 +23,7 @@ from request_dse.envs import child_main, die_with_parent, summarize_exception
 from request_dse.files import pid_alive
 from request_dse.plugins import ENV as PLUGINS_ENV
 
-__all__ = ["HINTS", "MEMORY_POLL_S", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
+__all__ = ["HINTS", "MEMORY_POLL_S", "NUMPY", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
            "summarize_exception", "tail", "worker_context"]
 
 #: Variables a worker takes from its parent at the time it starts (the forkserver has the
@@ -39,6 +39,10 @@ DRIVER_ENV = "REQUEST_DSE_FORKSERVER_DRIVER"
 #: Set (only) while the main thread starts the forkserver: the driver's main script, run once there.
 MAIN_ENV = "REQUEST_DSE_FORKSERVER_MAIN"
 _PRELOAD = "request_dse.execute._preload"
+#: What every worker server imports first: NumPy, and ``numpy.ma``, which NumPy's median and
+#: quantile functions import at their first call (12-37 ms on the reference host, which every
+#: judging session's first look paid: a third of what a stopped candidate cost).
+NUMPY = ("numpy", "numpy.ma")
 
 
 def worker_context(preload: Iterable[str] = ()) -> Any:
@@ -51,7 +55,7 @@ def worker_context(preload: Iterable[str] = ()) -> Any:
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload([_PRELOAD, *sorted({"numpy", *preload} - {_PRELOAD})])
+            ctx.set_forkserver_preload([_PRELOAD, *sorted({*NUMPY, *preload} - {_PRELOAD})])
             _claim_temp_dir()
             _CONTEXT = ctx
             if threading.current_thread() is threading.main_thread():

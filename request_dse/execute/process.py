@@ -32,6 +32,7 @@ from request_dse.execute._base import ChildOutcome, Runner
 from request_dse.execute._worker import (
     HINTS,
     MEMORY_POLL_S,
+    NUMPY,
     POLL_S,
     PROPAGATED_ENV,
     child_main,
@@ -44,7 +45,7 @@ from request_dse.execute._worker import (
 
 #: What a worker server of another environment imports once (the engine's worker side), and the
 #: registries it fills, as this interpreter's forkserver does with :mod:`._preload`.
-ENV_PRELOAD = ("numpy", "request_dse.envs.worker", "request_dse.backends", "request_dse.targets")
+ENV_PRELOAD = (*NUMPY, "request_dse.envs.worker", "request_dse.backends", "request_dse.targets")
 ENV_REGISTRIES = ("request_dse.backends:names", "request_dse.targets:kinds")
 
 

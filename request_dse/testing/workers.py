@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
@@ -72,3 +73,18 @@ class Forged:
 
 def forge(_: Any) -> Any:
     return Forged()
+
+
+def first_look_imports(judge: Any) -> list[str]:
+    """Ask ``judge`` once with 64 runs of 50 us and 16 scored rows, as a judging session's first look
+    does in a fresh worker, once it has read its held-out split (as every session does); the modules
+    that imported (a cost every judging session pays)."""
+    import numpy as np
+
+    with np.load(judge.prepared.data_path) as data:
+        data["x_eval"]
+    before = set(sys.modules)
+    labels = np.arange(16) % 10
+    judge(np.full(64, 50_000, dtype=np.int64), np.tile(labels[:, None], (1, 5)), np.arange(16),
+          probes_ns=np.full(64, 5_000, dtype=np.int64))
+    return sorted(set(sys.modules) - before)

@@ -174,3 +174,25 @@ def test_a_script_driver_is_run_once_by_the_worker_server_not_by_every_worker(tm
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[0, 1, 4]"
     assert len(runs.read_text().splitlines()) == 1
+
+
+def test_a_judges_first_look_in_a_fresh_worker_imports_nothing(runner: ProcessRunner, tmp_path: Path) -> None:
+    """Every judging session (early stopping) is a fresh worker, and its judge's first look is on a
+    stopped candidate's bill: whatever it imports there (NumPy's median and quantiles import
+    ``numpy.ma``, tens of milliseconds) the worker server must have imported once for all."""
+    import numpy as np
+
+    from request_dse.evaluate.early_stop import snapshot
+    from request_dse.evaluate.judge import SessionJudge
+    from request_dse.workloads import PreparedModel
+
+    labels = np.arange(100) % 10
+    np.savez(tmp_path / "data.npz", x_eval=np.zeros((100, 1)), y_eval=labels, x_check=np.zeros((1, 1)))
+    prepared = PreparedModel("m", tmp_path / "m.onnx", "", "x", (1,), 10, "fp32", tmp_path / "data.npz",
+                             tmp_path / "ref.npy", (0.0, 0.0))
+    front = snapshot(["accuracy_top1", "latency_p90_ms"], ["maximize", "minimize"], [(0, (0.99, 0.01))],
+                     host_probe_ns=5000.0)
+    judge = SessionJudge(front, 0.1, 1, 16, 0.0, {}, prepared)
+    out = runner.run(workers.first_look_imports, judge, timeout_s=60)
+    assert out.status == "ok", out.error
+    assert out.value == []
