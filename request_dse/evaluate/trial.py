@@ -35,7 +35,8 @@ def run_trial(job: TrialJob, runtime: Runtime, newest: Callable[[], FrontSnapsho
     (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds, and
     ``measure_resume`` when a deferred survivor's other sessions began) and length.
     ``newest``: the newest front the search knows (early stopping), read when the judging session
-    starts; without it, or where it gives None, the job's own snapshot (the front when it was made)."""
+    starts and again when it ends; without it, or where it gives None, the job's own snapshot (the
+    front when it was made)."""
     target = make_target(job.target)
     if target.replays:  # recorded results: nothing to build or measure
         return replay(target, job.candidate)
@@ -61,7 +62,7 @@ def run_trial(job: TrialJob, runtime: Runtime, newest: Callable[[], FrontSnapsho
     timings.setdefault("measure_start", time.time())
     if job.front is not None and job.resume is None and newest is not None:  # results that came in since
         job = dataclasses.replace(job, front=newest() or job.front)
-    measured, ended, judged = _measure(job, build, runtime, target, request, timings, log)
+    measured, ended, judged = _measure(job, build, runtime, target, request, timings, log, newest)
     probe = early_stop.fastest_probe(measured)  # the host's fast speed, as far as this trial saw it
     report = None
     if ended is None:
@@ -107,13 +108,16 @@ def _settle(measured: MeasureResult, runtime: Runtime, target: Target, request: 
 
 
 def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target, request: SessionRequest,
-             timings: dict[str, float], log: Path) -> tuple[MeasureResult, TrialResult | None, np.ndarray | None]:
+             timings: dict[str, float], log: Path, newest: Callable[[], FrontSnapshot | None] | None = None,
+             ) -> tuple[MeasureResult, TrialResult | None, np.ndarray | None]:
     """The measurement protocol. With early stopping, a scored judging session first (the protocol's
     first session, which its judge may end after a few runs, or a short one: :func:`.early_stop.reuses_first`):
     a candidate the job's front snapshot beats by more than the noise (or that gives a wrong
     answer) ends there, after a second session where the stop is doubtful (:mod:`.second_look`);
     a survivor comes back ``deferred`` when the job says so, and runs the rest when resumed
-    (:mod:`.deferral`), judged once more against the front of that moment.
+    (:mod:`.deferral`), judged once more against the front of that moment. After the judging
+    session, the candidate is judged against ``newest()``: a result that came in while it ran (the
+    candidate measured just before it, whose other sessions ran after its build) counts at once.
     Also returns a survivor's judging session's samples, when it had a judge (for its bias)."""
     measure_log = job.trial_dir / "measure.log"
     reused = early_stop.reuses_first(request.protocol)
@@ -131,6 +135,7 @@ def _measure(job: TrialJob, build: BuildResult, runtime: Runtime, target: Target
         timings["measure_first_s"] = first.wall_s  # the judging session's part of measure_time_s
         if first.status != "ok":
             return first, None, None
+        front = (newest() if newest is not None else None) or front  # what came in while it ran
     assert front is not None  # wanted() says so
     judging = early_stop.steady(first, front)  # its runs at the host's fast speed, as its judge read them
     if job.resume is None:

@@ -286,12 +286,14 @@ def test_the_judge_reads_a_slow_spell_at_the_hosts_fast_speed(tmp_path: Path) ->
     assert judge(slow, whole, probes_ns=fast_host) is not None
 
 
-@pytest.mark.parametrize("newest", [False, True])
-def test_a_judging_session_reads_the_newest_front_when_it_starts(write_study, newest: bool) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("newest", ["none", "at its start", "at its end"])
+def test_a_judging_session_reads_the_newest_front_when_it_starts_and_ends(write_study, newest: str) -> None:  # type: ignore[no-untyped-def]
     """A job made while the front was still empty (a constraint only) survives its judging session.
     Given the newest front when its judging session starts (the search learnt, while the job was
-    built, of a point as accurate and 1,000 times faster), the same job stops there. A search with
-    early stopping hands its executor the newest front after every result."""
+    built, of a point as accurate and 1,000 times faster), the same job stops there, inside the
+    session; given it only when the session has ended (the point came in while it ran), it stops
+    then, before its other sessions. A search with early stopping hands its executor the newest
+    front after every result."""
     import dataclasses
 
     from request_dse.evaluate import make_job, run_trial
@@ -300,23 +302,31 @@ def test_a_judging_session_reads_the_newest_front_when_it_starts(write_study, ne
     from request_dse.study import load_plan
 
     early = {"enabled": True, "first_runs": 16, "first_time_s": 0.0}
-    path = write_study(f"newest-{newest}", executor="inline", budget={"trials": 1}, constraints=["accuracy_top1 >= 0.5"],
+    path = write_study(f"newest-{newest.replace(' ', '-')}", executor="inline", budget={"trials": 1}, constraints=["accuracy_top1 >= 0.5"],
                        measure={"warmup_runs": 2, "min_runs": 32, "min_time_s": 0.0, "repeats": 2, "timeout_s": 60,
                                 "early_stop": early})
     plan = load_plan(path)
     names, directions = plan.study.metric_names, [o.direction for o in plan.study.objectives]
     empty = snapshot(names, directions, [], plan.study.constraints)
-    faster = snapshot(names, directions, [(99, [1.0, 1e-4])], plan.study.constraints)
+    faster = snapshot(names, directions, [(99, [1.0, 1e-4])], plan.study.constraints, slow_session=0.0)
     executor = make_executor(plan)
     try:
         job = dataclasses.replace(make_job(plan, 0, next(iter(plan.space.enumerate()))), front=empty)
-        result = run_trial(job, executor.runtime, (lambda: faster) if newest else None)
+        reads: list[int] = []
+
+        def feed() -> object:
+            reads.append(1)
+            return empty if newest == "at its end" and len(reads) == 1 else faster
+
+        result = run_trial(job, executor.runtime, None if newest == "none" else feed)
     finally:
         executor.shutdown()
-    if not newest:
+    if newest == "none":
         assert result.status == "ok", result.error
         return
     assert result.status == "dominated_early" and "dominated by trial 99" in result.error
+    assert result.info["early_stop"]["in_session"] is (newest == "at its start")
+    assert "measure_first_s" in result.timings and result.info["early_stop"]["first_runs"] >= 16
     executor = make_executor(plan)
     try:
         search = Search(plan, executor)
