@@ -24,7 +24,7 @@ from request_dse.files import pid_alive
 from request_dse.plugins import ENV as PLUGINS_ENV
 
 __all__ = ["HINTS", "MEMORY_POLL_S", "NUMPY", "POLL_S", "PROPAGATED_ENV", "child_main", "rss_bytes", "signal_name",
-           "summarize_exception", "tail", "worker_context"]
+           "spare_main", "summarize_exception", "tail", "worker_context"]
 
 #: Variables a worker takes from its parent at the time it starts (the forkserver has the
 #: environment of when it started): plug-ins and data folders a study may have set since.
@@ -75,6 +75,17 @@ def _start_server() -> None:
     finally:
         os.environ.pop(DRIVER_ENV, None)
         os.environ.pop(MAIN_ENV, None)
+
+
+def spare_main(jobs: Any, results: Any) -> None:
+    """A worker forked ahead (:mod:`.ahead`): wait for its one job, then run it as every worker
+    does (:func:`child_main`, its result sent on ``results``); end if none comes."""
+    try:
+        args = jobs.recv()
+    except (EOFError, OSError):
+        os._exit(0)
+    jobs.close()
+    child_main(results, *args)
 
 
 def bind_to_driver() -> None:

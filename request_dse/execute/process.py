@@ -2,7 +2,9 @@
 
 Workers are forked from a forkserver that has already imported the heavy libraries (TVM, ONNX
 Runtime, ...), so a fresh process costs tens of milliseconds instead of seconds, and no state
-survives from one build or measurement session to the next. Each worker:
+survives from one build or measurement session to the next; a measurement worker is forked
+ahead of its job and waits for it (:mod:`.ahead`), so a session's wall time holds no fork. Each
+worker:
 
 * leads its own process group (a terminal's Ctrl-C reaches the driver only; a timeout kills
   the worker and anything it started);
@@ -42,6 +44,7 @@ from request_dse.execute._worker import (
     tail,
     worker_context,
 )
+from request_dse.execute.ahead import AHEAD, Spares
 
 #: What a worker server of another environment imports once (the engine's worker side), and the
 #: registries it fills, as this interpreter's forkserver does with :mod:`._preload`.
@@ -64,13 +67,23 @@ class ProcessRunner(Runner):
 
     preload: tuple[str, ...] = ()
     log_dir: Path | None = None
+    #: Labels whose next worker is forked ahead of its job (:mod:`.ahead`).
+    ahead: tuple[str, ...] = AHEAD
+    _spares: Spares = field(init=False)
     _running: dict[int, RunningWorker] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closed: bool = False
 
+    def __post_init__(self) -> None:
+        self._spares = Spares(self.ahead)
+
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def ready(self, label: str) -> int | None:
+        """The pid of the worker forked ahead for the next job of ``label``, if one waits."""
+        return self._spares.ready(label)
 
     def start(self) -> None:
         """Start the worker server now; from the main thread, it then dies with this process."""
@@ -94,10 +107,16 @@ class ProcessRunner(Runner):
             reader = process.reader
         else:
             ctx = worker_context(self.preload)
-            reader, writer = ctx.Pipe(duplex=False)
-            process = ctx.Process(target=child_main, daemon=True, name=f"request-dse-{label}", args=(writer, *args))
-            process.start()
-            writer.close()
+            taken = self._spares.take(label, args)
+            if taken is not None:
+                process, reader = taken
+            else:
+                reader, writer = ctx.Pipe(duplex=False)
+                process = ctx.Process(target=child_main, daemon=True, name=f"request-dse-{label}",
+                                      args=(writer, *args))
+                process.start()
+                writer.close()
+            self._spares.fork(label, ctx)  # the next job of this label finds its worker waiting
         entry = RunningWorker(process, label, tuple(cores))
         with self._lock:
             self._running[process.pid] = entry
@@ -219,6 +238,7 @@ class ProcessRunner(Runner):
         with self._lock:
             for entry in self._running.values():
                 self._kill(entry.process)
+        self._spares.close()
 
 
 class InlineRunner(ProcessRunner):

@@ -88,3 +88,13 @@ def first_look_imports(judge: Any) -> list[str]:
     judge(np.full(64, 50_000, dtype=np.int64), np.tile(labels[:, None], (1, 5)), np.arange(16),
           probes_ns=np.full(64, 5_000, dtype=np.int64))
     return sorted(set(sys.modules) - before)
+
+
+_JOBS = 0
+
+
+def jobs_run(_: Any) -> int:
+    """How many jobs this process has run, this one included: 1 in a worker of its own."""
+    global _JOBS
+    _JOBS += 1
+    return _JOBS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -142,6 +143,7 @@ def test_sweep_removes_the_temp_dirs_of_dead_runs_only(tmp_path: Path, monkeypat
 
 MAIN_SCRIPT = '''
 import os
+import signal
 if __name__ != "__main__":  # run again as __mp_main__, where multiprocessing prepares a worker
     with open(os.environ["RUNS_OF_MAIN"], "a") as f:
         f.write(f"{os.getpid()}\\n")
@@ -196,3 +198,44 @@ def test_a_judges_first_look_in_a_fresh_worker_imports_nothing(runner: ProcessRu
     out = runner.run(workers.first_look_imports, judge, timeout_s=60)
     assert out.status == "ok", out.error
     assert out.value == []
+
+
+def test_a_measurement_worker_waits_forked_ahead_and_runs_one_job(runner: ProcessRunner, tmp_path: Path) -> None:
+    """The next measurement worker is forked ahead of its job and waits: the next measurement runs
+    in it as in a worker forked for it (its own process group, the job's cores and environment),
+    and it runs that job only: a new one waits for the next. Builds are not forked ahead. Closing
+    the runner ends the worker that waits."""
+    core = max(os.sched_getaffinity(0))
+    first = runner.run(workers.environment, ("TVM_NUM_THREADS",), timeout_s=30, label="measure")
+    assert first.status == "ok", first.error
+    waiting = runner.ready("measure")
+    assert waiting is not None and waiting != first.value["pid"] and psutil.pid_exists(waiting)
+    out = runner.run(workers.environment, ("TVM_NUM_THREADS",), timeout_s=30, cores=(core,), label="measure",
+                     env={"TVM_NUM_THREADS": "3"}, log_path=tmp_path / "measure.log")
+    assert out.status == "ok", out.error
+    assert out.value["pid"] == waiting
+    assert out.value["env"] == {"TVM_NUM_THREADS": "3"} and out.value["cores"] == [core] and out.value["pgid_is_pid"]
+    assert [runner.run(workers.jobs_run, None, timeout_s=30, label="measure").value for _ in range(3)] == [1, 1, 1]
+    assert runner.run(workers.environment, (), timeout_s=30, label="build").status == "ok"
+    assert runner.ready("build") is None
+    last = runner.ready("measure")
+    assert last is not None and last != waiting
+    runner.close()
+    assert runner.ready("measure") is None
+    assert not psutil.pid_exists(last) or psutil.Process(last).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_worker_forked_ahead_that_died_is_replaced_by_a_fresh_one(runner: ProcessRunner) -> None:
+    """A worker that died while it waited (killed from outside) never gets the job: it goes to a
+    worker forked for it."""
+    assert runner.run(workers.jobs_run, None, timeout_s=30, label="measure").status == "ok"
+    waiting = runner.ready("measure")
+    assert waiting is not None
+    os.kill(waiting, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and psutil.pid_exists(waiting) \
+            and psutil.Process(waiting).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.01)
+    out = runner.run(workers.environment, (), timeout_s=30, label="measure")
+    assert out.status == "ok", out.error
+    assert out.value["pid"] != waiting
