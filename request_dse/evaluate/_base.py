@@ -11,6 +11,7 @@ evaluation never imports an executor and an executor never re-implements evaluat
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -68,3 +69,8 @@ class Runtime(Protocol):
         ``quiet``: with no build running on the target's build cores either (a second look, which
         must not share a slow spell with the session it checks: on hosts whose cores share
         execution units, a build on one slows a measurement on the other)."""
+
+    def holding(self, target: Target) -> AbstractContextManager[None]:
+        """Keep ``target`` for this thread's :meth:`measure` calls until the block ends: a
+        candidate's sessions run back to back, and the next candidate's sessions wait until this
+        one's measurement is over (so early stopping judges it against a front holding this one)."""

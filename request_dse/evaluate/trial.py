@@ -34,8 +34,9 @@ def run_trial(job: TrialJob, runtime: Runtime, newest: Callable[[], FrontSnapsho
     """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
     (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds, and
     ``measure_resume`` when a deferred survivor's other sessions began) and length.
-    ``newest``: the newest front the search knows (early stopping), read when the judging session
-    starts and again when it ends; without it, or where it gives None, the job's own snapshot (the
+    A candidate's measurement sessions run back to back (:meth:`.Runtime.holding`).
+    ``newest``: the newest front the search knows (early stopping), read when the measurement
+    starts and again when the judging session ends; without it, or where it gives None, the job's own snapshot (the
     front when it was made)."""
     target = make_target(job.target)
     if target.replays:  # recorded results: nothing to build or measure
@@ -60,13 +61,14 @@ def run_trial(job: TrialJob, runtime: Runtime, newest: Callable[[], FrontSnapsho
     request = dataclasses.replace(job.session, artifact_dir=build.artifact_dir, prepared=build.prepared)
     t1 = time.perf_counter() - timings.get("measure", 0.0)  # a deferred survivor's judging session counts
     timings.setdefault("measure_start", time.time())
-    if job.front is not None and job.resume is None and newest is not None:  # results that came in since
-        job = dataclasses.replace(job, front=newest() or job.front)
-    measured, ended, judged = _measure(job, build, runtime, target, request, timings, log, newest)
-    probe = early_stop.fastest_probe(measured)  # the host's fast speed, as far as this trial saw it
-    report = None
-    if ended is None:
-        measured, report = _settle(measured, runtime, target, request, job.trial_dir / "measure.log")
+    with runtime.holding(target):  # its sessions back to back, once the candidate before it is measured
+        if job.front is not None and job.resume is None and newest is not None:  # results that came in since
+            job = dataclasses.replace(job, front=newest() or job.front)
+        measured, ended, judged = _measure(job, build, runtime, target, request, timings, log, newest)
+        probe = early_stop.fastest_probe(measured)  # the host's fast speed, as far as this trial saw it
+        report = None
+        if ended is None:
+            measured, report = _settle(measured, runtime, target, request, job.trial_dir / "measure.log")
     timings["measure"] = time.perf_counter() - t1
     timings["measure_end"] = time.time()
     if ended is not None:

@@ -36,7 +36,7 @@ class LocalRuntime:
         self.runner = runner
         self.build_cores = build_cores
         self._slots = threading.BoundedSemaphore(build_workers)
-        self._target_locks: dict[str, threading.Lock] = {}
+        self._target_locks: dict[str, threading.RLock] = {}
         self._cond = threading.Condition()
         self._busy_cores: set[int] = set()
         self.measuring: dict[str, int] = {}
@@ -47,11 +47,18 @@ class LocalRuntime:
                 self._cond.wait_for(lambda: not (self._busy_cores & set(self.build_cores)) or self.runner.closed)
             return run_build(self.runner, request, config, self.build_cores, log_path)
 
+    def _target_lock(self, target: Target) -> threading.RLock:
+        with self._cond:
+            return self._target_locks.setdefault(target.resource, threading.RLock())
+
+    @contextlib.contextmanager
+    def holding(self, target: Target) -> Iterator[None]:
+        with self._target_lock(target):  # this thread's measure() calls take it again, at once
+            yield
+
     @contextlib.contextmanager
     def _exclusive(self, target: Target, cores: tuple[int, ...]) -> Iterator[None]:
-        with self._cond:
-            lock = self._target_locks.setdefault(target.resource, threading.Lock())
-        with lock:
+        with self._target_lock(target):
             with self._cond:
                 self._busy_cores |= set(cores)
                 self.measuring[target.name] = self.measuring.get(target.name, 0) + 1

@@ -7,6 +7,7 @@ exception in the driver.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import threading
@@ -158,6 +159,10 @@ class RayRuntime:
         self._where.build = where
         return dataclasses.replace(result, info={**result.info, "build_node": where["node_id"],
                                                  "build_host": where["host"]})
+
+    def holding(self, target: Target) -> contextlib.AbstractContextManager[None]:
+        """Nothing kept: a measurement is a task on the node that holds the target's resource."""
+        return contextlib.nullcontext()
 
     def measure(self, target: Target, request: SessionRequest, log_path: Path | None = None, *,
                 quiet: bool = False) -> MeasureResult:
