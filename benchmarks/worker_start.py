@@ -8,11 +8,14 @@ main script again, as ``__mp_main__``: for the ``request-dse`` console script th
 importing the CLI in every worker. The forkserver now runs the script once itself, so a
 worker from a script should cost what a worker from ``python -c`` costs (no script to run).
 
-Each round starts two drivers, alternating: one is a script that imports ``request_dse.cli``
-(as the console script does), the other the same code given to ``python -c``; each runs
+Each round starts three drivers, alternating: one is a script that imports ``request_dse.cli``
+(as the console script does), one the same code given to ``python -c``; each runs
 ``--workers`` trivial workers one after another through a ProcessRunner whose server preloads
 what the quickstart's does (ONNX Runtime, TVM), and reports the
-median wall time of ``ProcessRunner.run`` (fork, run, result back, worker gone).
+median wall time of ``ProcessRunner.run`` (fork, run, result back, worker gone). The third is
+the script again with measurement workers, which the runner forks ahead of their job
+(``request_dse.execute.ahead``): each job finds its worker waiting, forked while the job before
+it ran.
 Writes ``benchmarks/results/worker_start.md``.
 """
 
@@ -41,11 +44,11 @@ if __name__ == "__main__":
 
     runner = ProcessRunner(preload={preload!r})  # the quickstart's backends, as `tune` preloads them
     runner.start()
-    runner.run(len, (), timeout_s=60)  # the server's own start is not a worker's cost
+    runner.run(len, (), timeout_s=60, label={label!r})  # the server's own start is not a worker's cost
     walls = []
     for _ in range({workers}):
         t = time.perf_counter()
-        out = runner.run(len, (), timeout_s=60)
+        out = runner.run(len, (), timeout_s=60, label={label!r})
         walls.append(time.perf_counter() - t)
         assert out.status == "ok", out.error
     runner.close()
@@ -69,16 +72,21 @@ def main() -> None:
     from request_dse.study import load_plan
 
     preload = load_plan(REPO / "studies" / "quickstart.yaml").preload()
-    code = DRIVER.format(workers=args.workers, preload=tuple(preload))
+    code = DRIVER.format(workers=args.workers, preload=tuple(preload), label="worker")
+    ahead_code = DRIVER.format(workers=args.workers, preload=tuple(preload), label="measure")
     script_ms: list[float] = []
     bare_ms: list[float] = []
+    ahead_ms: list[float] = []
     with tempdir() as tmp:
         script = Path(tmp) / "driver.py"
         script.write_text(code)
+        ahead_script = Path(tmp) / "driver_ahead.py"
+        ahead_script.write_text(ahead_code)
         for _ in range(args.rounds):
             script_ms += [1e3 * w for w in run(code, script)]
             bare_ms += [1e3 * w for w in run(code, None)]
-    s, b = statistics.median(script_ms), statistics.median(bare_ms)
+            ahead_ms += [1e3 * w for w in run(ahead_code, ahead_script)]
+    s, b, a = statistics.median(script_ms), statistics.median(bare_ms), statistics.median(ahead_ms)
     lines = [
         "## Worker start (fresh process per build and measurement session)",
         "",
@@ -89,6 +97,7 @@ def main() -> None:
         "|---|---:|---:|",
         f"| a script importing the CLI (as `request-dse` is) | {s:.1f} | {s / b:.2f}x |",
         f"| `python -c` (no main script to run again) | {b:.1f} | 1.00x |",
+        f"| the script, measurement workers (forked ahead of their job) | {a:.1f} | {a / b:.2f}x |",
         "",
     ]
     write_section(RESULTS, lines)
