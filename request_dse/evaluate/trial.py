@@ -34,9 +34,9 @@ def run_trial(job: TrialJob, runtime: Runtime, newest: Callable[[], FrontSnapsho
     """Build, measure and score one candidate. ``timings`` records each step's wall-clock span
     (``build_start``/``build_end``/``measure_start``/``measure_end``, epoch seconds, and
     ``measure_resume`` when a deferred survivor's other sessions began) and length.
-    A candidate's measurement sessions run back to back (:meth:`.Runtime.holding`).
-    ``newest``: the newest front the search knows (early stopping), read when the measurement
-    starts and again when the judging session ends; without it, or where it gives None, the job's own snapshot (the
+    A candidate's measurement sessions run back to back (:meth:`.Runtime.holding`). ``newest``:
+    the newest front the search knows (early stopping), read when the measurement starts and again
+    when the judging session ends; without it, or where it gives None, the job's own snapshot (the
     front when it was made)."""
     target = make_target(job.target)
     if target.replays:  # recorded results: nothing to build or measure
