@@ -62,9 +62,9 @@ class Executor(abc.ABC):
 
     def follow_front(self, newest: Callable[[], Any]) -> None:
         """Early stopping: judge each trial against ``newest()``, the newest front the search knows
-        when the trial's judging session starts, rather than the front its job was made with. An
-        executor that runs its trials elsewhere may ignore it (an older front only stops fewer
-        candidates)."""
+        when the trial's measurement starts (and again when its judging session ends), rather than
+        the front its job was made with. An executor that runs its trials elsewhere may ignore it
+        (an older front only stops fewer candidates)."""
 
     @abc.abstractmethod
     def shutdown(self) -> list[tuple[TrialJob, TrialResult]]:

@@ -57,7 +57,7 @@ class Search(SearchState):
         early = plan.study.measure.early_stop
         if early.enabled and early.defer > 0:
             self._waiting = WaitingRoom(early, self._front.names, self._front.directions)
-        if early.enabled:  # a trial's judging session reads the newest front when it starts
+        if early.enabled:  # a trial reads the newest front when its measurement starts and its judging session ends
             self.executor.follow_front(lambda: self._newest_front)
         self._index.refresh()
         return study
